@@ -1,1 +1,38 @@
-var b = WebApplication.CreateBuilder(args); b.Build().Run();
+using Isems.Api;
+using Isems.Api.Controllers;
+using Isems.Server.Commands;
+using Isems.Server.Demo;
+using Isems.Server.Hosting;
+
+// Isems.Server                 run the collector (HTTP API on http://localhost:5000 unless --urls says otherwise)
+// Isems.Server --demo          the same, with simulated nodes on loopback to show data flowing
+// Isems.Server update-data     poll every configured node once, print what came, exit (the original's `flask update-data`)
+if (args.Length > 0 && args[0] == "update-data")
+    return await UpdateDataCommand.RunAsync(args[1..]);
+
+var demo = args.Contains("--demo");
+await using var demoFleet = demo ? DemoFleet.Start() : null;
+
+var builder = WebApplication.CreateBuilder(args.Where(a => a != "--demo").ToArray());
+if (demoFleet is not null) builder.Configuration.AddInMemoryCollection(demoFleet.Settings(builder.Configuration));
+if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
+    builder.WebHost.UseUrls("http://localhost:5000");
+
+builder.Services.AddIsemsCollector(builder.Configuration);
+builder.Services.AddProblemDetails();
+builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>
+    policy.AllowAnyOrigin().AllowAnyHeader().WithMethods("GET", "HEAD", "OPTIONS")));
+builder.Services.AddControllers().AddApplicationPart(typeof(MeasurementsController).Assembly);
+
+var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseCors();
+app.MapControllers();
+if (demoFleet is not null)
+    app.Lifetime.ApplicationStarted.Register(() => demoFleet.PrintWelcome(app.Urls));
+await app.RunAsync();
+return 0;
+
+/// <summary>Lets the HTTP tests start the real host.</summary>
+public partial class Program;

@@ -1,1 +1,20 @@
-Console.WriteLine("bench");
+using Isems.Benchmarks;
+
+// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [poll] [--nodes 1000] [--lines 3660]
+// Prints figures beside a baseline measured in the same run on the same machine; asserts nothing.
+var which = args.Where(a => !a.StartsWith("--")).ToHashSet();
+var all = which.Count == 0;
+var nodes = ArgValue(args, "--nodes", 1000);
+var lines = ArgValue(args, "--lines", 3660);
+
+Console.WriteLine($"ISEMS collector benchmarks — {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+if (all || which.Contains("parse")) ParseBenchmark.Run();
+if (all || which.Contains("store")) await StoreBenchmark.RunAsync();
+if (all || which.Contains("poll")) await PollCycleBenchmark.RunAsync(nodes, lines);
+return 0;
+
+static int ArgValue(string[] args, string name, int fallback)
+{
+    var i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
+}

@@ -1,0 +1,245 @@
+using Akka.Actor;
+using Akka.Event;
+using Isems.Actors.Polling;
+using Isems.Actors.Writing;
+using Isems.LineFormat;
+using Isems.Storage;
+
+namespace Isems.Actors.Nodes;
+
+/// <summary>
+/// One solar node. Owns its polling schedule, its fetches with their retries and backoff, the byte offset reached in
+/// its log, its newest stored measurement, and its health. Fetches run as tasks piped back as messages; lines go to
+/// the writer, and only once they are committed does the offset move on, so a failed write is fetched again.
+/// </summary>
+public sealed class NodeActor : ReceiveActor, IWithTimers
+{
+    private sealed record PollTick;
+    private sealed record Fetched(FetchResult Result);
+
+    private const string PollTimer = "poll";
+    private static readonly PollTick Tick = new();
+
+    private readonly string _key;
+    private readonly IActorRef _writer;
+    private readonly NodeLogFetcher _fetcher;
+    private readonly PollingOptions _options;
+    private readonly Random _jitter;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    // Configuration
+    private string? _nodeId;
+    private Uri? _logUrl;
+
+    // The attempt in flight and the cycle it belongs to
+    private bool _fetching;
+    private int _cycleAttempt;
+    private long _correlation;
+    private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
+    private readonly List<IActorRef> _waiters = [];
+    private LogPosition _position = LogPosition.Start;
+
+    // Health and counters
+    private NodeState _state = NodeState.Unknown;
+    private DateTimeOffset? _lastAttempt, _lastSuccess, _failingSince, _downSince, _nextPoll;
+    private string? _lastError;
+    private int _consecutiveFailures;
+    private long _polls, _failedPolls, _linesStored, _linesDuplicate, _bytesFetched;
+    private RejectionCounts _rejected = RejectionCounts.None;
+    private StoredMeasurement? _latest;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollingOptions options) =>
+        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, options));
+
+    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollingOptions options)
+    {
+        _key = nodeKey;
+        _writer = writer;
+        _fetcher = fetcher;
+        _options = options;
+        _nodeId = LineParser.IsValidNodeId(nodeKey) ? nodeKey : null;
+        _jitter = new Random(options.JitterSeed ^ (int)PollSchedule.StableHash(nodeKey));
+
+        Receive<StartPolling>(start =>
+        {
+            var changed = _logUrl != start.LogUrl;
+            _logUrl = start.LogUrl;
+            if (changed) _position = LogPosition.Start;
+            if (!_fetching) ScheduleNextCycle();
+        });
+
+        Receive<RestoreLatest>(restore => RememberLatest(restore.Latest));
+
+        Receive<PollTick>(_ =>
+        {
+            if (_cycleAttempt == 0) _cycleAttempt = 1;
+            else _cycleAttempt++;
+            StartAttempt();
+        });
+
+        Receive<PollNow>(_ =>
+        {
+            if (_logUrl is null)
+            {
+                Sender.Tell(Outcome(false, 0, 0, RejectionCounts.None, "the node is not polled: it has no log URL"));
+                return;
+            }
+            _waiters.Add(Sender);
+            if (!_fetching) StartAttempt();
+        });
+
+        Receive<Fetched>(fetched => OnFetched(fetched.Result));
+        Receive<LinesWritten>(written => written.CorrelationId == _writing?.Id, OnLinesWritten);
+        Receive<LinesNotWritten>(failed => failed.CorrelationId == _writing?.Id, failed =>
+        {
+            // The database is away, not the node: the node keeps its state, and the lines are fetched again next time.
+            _writing = null;
+            EndAttempt(false, 0, 0, RejectionCounts.None, $"lines not stored: {failed.Reason}", nodeFailed: false);
+        });
+
+        Receive<GetNodeStatus>(_ => Sender.Tell(Status()));
+        Receive<GetLatestMeasurement>(_ => Sender.Tell(new LatestMeasurement(_key, _latest)));
+    }
+
+    private void StartAttempt()
+    {
+        Timers.Cancel(PollTimer);
+        _nextPoll = null;
+        _fetching = true;
+        _polls++;
+        _lastAttempt = Now;
+        var url = _logUrl!;
+        _fetcher.FetchAsync(url, _position, _options.Timeout).PipeTo(Self,
+            success: result => new Fetched(result),
+            failure: error => new Fetched(new FetchFailed(error.Message)));
+    }
+
+    private void OnFetched(FetchResult result)
+    {
+        _bytesFetched += result.WireBytes;
+        switch (result)
+        {
+            case LogFetched log:
+                var parsed = LineParser.ParsePayload(log.Content, Now.ToUnixTimeSeconds());
+                if (log.FromStart && _position.Offset > 0)
+                    _log.Debug("Node {0}: reading the whole log again (rotated, or Range not honoured)", Name);
+                if (parsed.Lines.Count == 0)
+                {
+                    _position = log.Next;
+                    EndAttempt(true, 0, 0, parsed.Rejections, RejectionNote(parsed), nodeFailed: false);
+                    return;
+                }
+                _writing = (++_correlation, log.Next, parsed);
+                _writer.Tell(new WriteLines(parsed.Lines, _correlation));
+                break;
+
+            case LogMissing:
+                _position = LogPosition.Start;
+                EndAttempt(true, 0, 0, RejectionCounts.None, "no log (HTTP 404): rotated away until its next line", nodeFailed: false);
+                break;
+
+            case FetchFailed failed:
+                EndAttempt(false, 0, 0, RejectionCounts.None, failed.Error, nodeFailed: true);
+                break;
+        }
+    }
+
+    private void OnLinesWritten(LinesWritten written)
+    {
+        var (_, next, parsed) = _writing!.Value;
+        _writing = null;
+        _position = next;
+        var newest = written.Outcome.Newest;
+        var own = newest.Where(m => m.Measurement.NodeId == _nodeId).ToList();
+        if (_nodeId is null && newest.Count > 0)
+        {
+            own = [newest.MaxBy(m => m.Measurement.Timestamp)!];
+            _nodeId = own[0].Measurement.NodeId;
+            Context.Parent.Tell(new NodeIdLearned(_key, _nodeId));
+            _log.Info("Node at {0} is {1}", _key, _nodeId);
+        }
+        foreach (var m in own) RememberLatest(m);
+        EndAttempt(true, written.Outcome.Stored, written.Outcome.Duplicates, parsed.Rejections, RejectionNote(parsed), nodeFailed: false);
+    }
+
+    private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)
+    {
+        _fetching = false;
+        _linesStored += stored;
+        _linesDuplicate += duplicates;
+        _rejected = _rejected.Add(rejected);
+        _lastError = error;
+
+        if (succeeded)
+        {
+            if (_state == NodeState.Down)
+                _log.Info("Node {0} is up again after {1:0.#} minutes down", Name, (Now - _downSince!.Value).TotalMinutes);
+            _state = NodeState.Up;
+            _lastSuccess = Now;
+            _consecutiveFailures = 0;
+            _downSince = null;
+            _cycleAttempt = 0;
+        }
+        else if (nodeFailed)
+        {
+            _failedPolls++;
+            if (_consecutiveFailures++ == 0) _failingSince = _lastAttempt;
+        }
+
+        var outcome = Outcome(succeeded, stored, duplicates, rejected, error);
+        foreach (var waiter in _waiters) waiter.Tell(outcome);
+        _waiters.Clear();
+
+        if (!_options.Scheduled || _logUrl is null) return;
+        if (!succeeded && nodeFailed && _cycleAttempt is > 0 && _cycleAttempt <= _options.Retries)
+        {
+            Arm(PollSchedule.RetryDelay(_cycleAttempt, _options.Interval, _jitter));
+            return;
+        }
+        if (!succeeded && nodeFailed && _state != NodeState.Down)
+        {
+            _state = NodeState.Down;
+            _downSince = _failingSince;
+            _log.Warning("Node {0} is down: {1}", Name, error);
+        }
+        _cycleAttempt = 0;
+        ScheduleNextCycle();
+    }
+
+    private void ScheduleNextCycle()
+    {
+        if (!_options.Scheduled || _logUrl is null) return;
+        var slowdown = _state == NodeState.Down ? PollSchedule.SlowdownFactor(Now - _downSince!.Value, _options) : 1;
+        var delay = PollSchedule.UntilNextSlot(_key, _options.Interval, Now) + (slowdown - 1) * _options.Interval;
+        Arm(delay);
+    }
+
+    private void Arm(TimeSpan delay)
+    {
+        Timers.StartSingleTimer(PollTimer, Tick, delay);
+        _nextPoll = Now + delay;
+    }
+
+    private void RememberLatest(StoredMeasurement candidate)
+    {
+        if (_latest is null || candidate.Measurement.Timestamp >= _latest.Measurement.Timestamp)
+            _latest = candidate;
+        _nodeId ??= candidate.Measurement.NodeId;
+    }
+
+    private static string? RejectionNote(ParsedPayload parsed) =>
+        parsed.FirstRejection is { } first ? $"{parsed.Rejections.Total} lines rejected, first: {first}" : null;
+
+    private PollOutcome Outcome(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error) =>
+        new(_key, _nodeId, succeeded, stored, duplicates, rejected, error);
+
+    private NodeStatus Status() => new(
+        _key, _nodeId, _logUrl, _state, _lastAttempt, _lastSuccess, _lastError, _consecutiveFailures, _downSince,
+        _nextPoll, _polls, _failedPolls, _linesStored, _linesDuplicate, _rejected, _bytesFetched, _latest);
+
+    private string Name => _nodeId is null ? _key : _nodeId == _key ? _key : $"{_nodeId} ({_key})";
+
+    private DateTimeOffset Now => Context.System.Scheduler.Now;
+}

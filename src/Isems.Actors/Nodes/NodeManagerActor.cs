@@ -1,0 +1,73 @@
+using Akka.Actor;
+using Akka.Event;
+using Isems.Actors.Polling;
+using Isems.Storage;
+
+namespace Isems.Actors.Nodes;
+
+/// <summary>
+/// Creates and finds the node actors by key and answers fleet-wide questions by asking them. It keeps no node
+/// state of its own, only the routing table, which is why a cluster shard region can later take its place.
+/// </summary>
+public sealed class NodeManagerActor : ReceiveActor
+{
+    /// <summary>How long a fleet-wide question waits for slow nodes before answering with the others.</summary>
+    public static readonly TimeSpan FleetQueryTimeout = TimeSpan.FromSeconds(3);
+
+    private readonly IActorRef _writer;
+    private readonly NodeLogFetcher _fetcher;
+    private readonly PollingOptions _options;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, string> _keyOf = [];
+
+    public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options) =>
+        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options));
+
+    public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options)
+    {
+        _writer = writer;
+        _fetcher = fetcher;
+        _options = options;
+
+        Receive<INodeQuery>(query =>
+        {
+            if (_byKey.TryGetValue(query.NodeKey, out var node)) node.Forward(query);
+            else Sender.Tell(new NodeNotFound(query.NodeKey));
+        });
+        Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
+
+        Receive<NodeIdLearned>(learned =>
+        {
+            if (_byKey.TryAdd(learned.NodeId, Sender)) return;
+            if (!_byKey[learned.NodeId].Equals(Sender))
+                _log.Warning("Node id {0} reported at {1} is already known elsewhere; both are kept", learned.NodeId, learned.NodeKey);
+        });
+
+        Receive<GetFleetLatest>(_ => AskFleet<LatestMeasurement>(
+            key => new GetLatestMeasurement(key),
+            replies => new FleetLatest(replies.Where(r => r.Measurement is not null).Select(r => r.Measurement!).ToList())));
+
+        Receive<GetFleetStatus>(_ => AskFleet<NodeStatus>(
+            key => new GetNodeStatus(key),
+            replies => new FleetStatus(replies.OrderBy(s => s.NodeId ?? s.NodeKey, StringComparer.Ordinal).ToList())));
+    }
+
+    private IActorRef GetOrCreate(string key)
+    {
+        if (_byKey.TryGetValue(key, out var node)) return node;
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _options), ActorName(key));
+        _byKey[key] = node;
+        _keyOf[node] = key;
+        return node;
+    }
+
+    private void AskFleet<TReply>(Func<string, object> question, Func<IReadOnlyList<TReply>, object> answer)
+    {
+        var nodes = _keyOf.Select(kv => (kv.Value, kv.Key)).ToList();
+        Context.ActorOf(FleetQueryActor<TReply>.Props(nodes, question, answer, Sender, FleetQueryTimeout));
+    }
+
+    /// <summary>Node ids may hold any character but '/' and control characters; actor names may not.</summary>
+    private static string ActorName(string key) => "node-" + Uri.EscapeDataString(key);
+}

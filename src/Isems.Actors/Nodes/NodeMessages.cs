@@ -1,0 +1,58 @@
+using Isems.LineFormat;
+using Isems.Storage;
+
+namespace Isems.Actors.Nodes;
+
+/// <summary>
+/// A message for one node, carrying the key it is routed by: the node id, or for a node known only by its address,
+/// the address until its first good poll tells its id. This envelope is all the routing there is, so the
+/// <see cref="NodeManagerActor"/> can give way to a cluster shard region without the node actors noticing.
+/// </summary>
+public interface INodeMessage
+{
+    string NodeKey { get; }
+}
+
+/// <summary>A question about a node that exists: an unknown key gets <see cref="NodeNotFound"/>, not a new actor.</summary>
+public interface INodeQuery : INodeMessage;
+
+/// <summary>Poll this node's log at <paramref name="LogUrl"/> on its schedule from now on.</summary>
+public sealed record StartPolling(string NodeKey, Uri LogUrl) : INodeMessage;
+
+/// <summary>The node's newest stored row, read back from the database at start.</summary>
+public sealed record RestoreLatest(string NodeKey, StoredMeasurement Latest) : INodeMessage;
+
+/// <summary>Fetch the log once, now, and answer with a <see cref="PollOutcome"/> when its lines are stored.</summary>
+public sealed record PollNow(string NodeKey) : INodeQuery;
+
+/// <summary>Answered with a <see cref="NodeStatus"/>.</summary>
+public sealed record GetNodeStatus(string NodeKey) : INodeQuery;
+
+/// <summary>Answered with a <see cref="LatestMeasurement"/>.</summary>
+public sealed record GetLatestMeasurement(string NodeKey) : INodeQuery;
+
+public sealed record NodeNotFound(string NodeKey);
+
+public sealed record LatestMeasurement(string NodeKey, StoredMeasurement? Measurement);
+
+/// <summary>What one poll brought: lines stored, already stored and rejected, or why it failed.</summary>
+public sealed record PollOutcome(
+    string NodeKey,
+    string? NodeId,
+    bool Succeeded,
+    int Stored,
+    int Duplicates,
+    RejectionCounts Rejected,
+    string? Error);
+
+/// <summary>A node known by its address has told its id; the manager routes that id to it too.</summary>
+public sealed record NodeIdLearned(string NodeKey, string NodeId);
+
+/// <summary>Fleet-wide questions, answered by the manager from every node actor.</summary>
+public sealed record GetFleetLatest;
+
+public sealed record FleetLatest(IReadOnlyList<StoredMeasurement> Measurements);
+
+public sealed record GetFleetStatus;
+
+public sealed record FleetStatus(IReadOnlyList<NodeStatus> Nodes);

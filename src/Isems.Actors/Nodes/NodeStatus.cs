@@ -1,0 +1,32 @@
+using Isems.LineFormat;
+using Isems.Storage;
+
+namespace Isems.Actors.Nodes;
+
+public enum NodeState
+{
+    /// <summary>Not polled yet since the collector started, or not polled at all (data only from the database or pushed).</summary>
+    Unknown,
+    Up,
+    Down,
+}
+
+/// <summary>A node's health and counters as its actor holds them: the answer to "which nodes are down, and why?".</summary>
+public sealed record NodeStatus(
+    string NodeKey,
+    string? NodeId,
+    Uri? LogUrl,
+    NodeState State,
+    DateTimeOffset? LastAttempt,
+    DateTimeOffset? LastSuccess,
+    string? LastError,
+    int ConsecutiveFailures,
+    DateTimeOffset? DownSince,
+    DateTimeOffset? NextPoll,
+    long Polls,
+    long FailedPolls,
+    long LinesStored,
+    long LinesDuplicate,
+    RejectionCounts LinesRejected,
+    long BytesFetched,
+    StoredMeasurement? Latest);

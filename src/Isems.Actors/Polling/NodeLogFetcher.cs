@@ -1,0 +1,206 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace Isems.Actors.Polling;
+
+/// <summary>What one fetch of a node's log brought.</summary>
+public abstract record FetchResult
+{
+    /// <summary>Bytes received on the wire for this fetch, over all its requests (compressed size when gzipped).</summary>
+    public long WireBytes { get; init; }
+}
+
+/// <summary>
+/// How far into a node's log the lines are stored: the byte after the last complete line read, and, when the log was
+/// last read whole, a hash of the bytes before that point.
+/// </summary>
+public sealed record LogPosition(long Offset, byte[]? PrefixHash)
+{
+    public static readonly LogPosition Start = new(0, null);
+}
+
+/// <summary>New log content: complete lines to parse, and where the next fetch continues.</summary>
+/// <param name="Content">The bytes to parse: whole lines only, except the last line of a bare answer without length (an ESP's).</param>
+/// <param name="Next">The position after the last complete line; the next fetch asks for what follows it.</param>
+/// <param name="FromStart">The content is the node's whole log (first fetch, or the log was rotated or rewritten).</param>
+public sealed record LogFetched(byte[] Content, LogPosition Next, bool FromStart) : FetchResult;
+
+/// <summary>The node answered 404: a router's log has been rotated away until its next line (SPEC §2).</summary>
+public sealed record LogMissing : FetchResult;
+
+/// <summary>The fetch failed: timeout, refused, reset, an HTTP error or an answer that is not HTTP.</summary>
+public sealed record FetchFailed(string Error) : FetchResult;
+
+/// <summary>
+/// Fetches a node's log frugally: only what is new since <c>offset</c>, through an HTTP <c>Range</c> request that
+/// starts one byte early so the answer must begin with the <c>\n</c> ending the last line already read; anything else
+/// means the log was rotated or rewritten, and the whole log is fetched instead. Full fetches accept gzip (ranges of a
+/// gzipped body would count compressed bytes, so a range request never asks for it). A node that ignores <c>Range</c>
+/// sends its whole log each time; when the part already read is unchanged (same hash), only what follows it is
+/// parsed, so a steady fleet of such nodes costs transfer, not parsing and duplicate inserts. Never throws for a node's
+/// behaviour: every failure becomes a <see cref="FetchFailed"/> in words an operator understands.
+/// </summary>
+public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes, int maxConcurrentFetches)
+{
+    // Bounds the logs held in memory at once (a router's is ~400 KB) when many nodes are due together.
+    private readonly SemaphoreSlim _slots = new(maxConcurrentFetches, maxConcurrentFetches);
+
+    public static NodeLogFetcher Create(PollingOptions options) =>
+        new(CreateHttpClient(), options.MaxLogBytes, options.MaxConcurrentFetches);
+
+    /// <summary>An HTTP client for polling: no cookies, no pooled connections kept for long, no automatic decompression (bytes are counted as sent).</summary>
+    public static HttpClient CreateHttpClient() => new(new SocketsHttpHandler
+    {
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(20),
+        ConnectTimeout = TimeSpan.FromSeconds(30),
+    })
+    {
+        Timeout = System.Threading.Timeout.InfiniteTimeSpan,
+    };
+
+    public async Task<FetchResult> FetchAsync(Uri url, LogPosition position, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        await _slots.WaitAsync(cancellationToken);
+        try
+        {
+            return await FetchWithinSlotAsync(url, position, timeout, cancellationToken);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    private async Task<FetchResult> FetchWithinSlotAsync(Uri url, LogPosition position, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var offset = position.Offset;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        long wire = 0;
+        try
+        {
+            if (offset > 0)
+            {
+                var partial = await GetAsync(url, offset - 1, cts.Token);
+                wire += partial.WireBytes;
+                switch (partial.Status)
+                {
+                    case HttpStatusCode.PartialContent when partial.Body.Length > 0 && partial.Body[0] == (byte)'\n':
+                        return Partial(partial.Body.AsMemory(1), offset) with { WireBytes = wire };
+                    case HttpStatusCode.OK:
+                        return Whole(partial.Body, partial.HasLength, position) with { WireBytes = wire };
+                    case HttpStatusCode.NotFound:
+                        return new LogMissing { WireBytes = wire };
+                    case HttpStatusCode.PartialContent or HttpStatusCode.RequestedRangeNotSatisfiable:
+                        break; // rotated or rewritten: start over below
+                    default:
+                        return new FetchFailed(Describe(partial.Status)) { WireBytes = wire };
+                }
+            }
+
+            var whole = await GetAsync(url, rangeFrom: null, cts.Token);
+            wire += whole.WireBytes;
+            return whole.Status switch
+            {
+                HttpStatusCode.OK => Whole(whole.Body, whole.HasLength, LogPosition.Start) with { WireBytes = wire },
+                HttpStatusCode.NotFound => new LogMissing { WireBytes = wire },
+                _ => new FetchFailed(Describe(whole.Status)) { WireBytes = wire },
+            };
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new FetchFailed($"timed out after {timeout.TotalSeconds:0.#} s") { WireBytes = wire };
+        }
+        catch (HttpRequestException e)
+        {
+            return new FetchFailed(Describe(e)) { WireBytes = wire };
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or LogTooLargeException)
+        {
+            return new FetchFailed(e.Message) { WireBytes = wire };
+        }
+    }
+
+    /// <summary>A range answer that starts where the last complete line ended: its complete lines are all new.</summary>
+    private static LogFetched Partial(ReadOnlyMemory<byte> body, long startOffset)
+    {
+        var complete = body.Span.LastIndexOf((byte)'\n') + 1;
+        return new LogFetched(body[..complete].ToArray(), new LogPosition(startOffset + complete, null), FromStart: false);
+    }
+
+    /// <summary>
+    /// The whole log. A trailing line without <c>\n</c> is still being written on a router (whose answers carry a
+    /// length), so it is left for the next fetch; an ESP's bare answer (no length) ends its last line without one.
+    /// When the log still begins with the bytes already read, only what follows them is new.
+    /// </summary>
+    private static LogFetched Whole(byte[] body, bool hasLength, LogPosition known)
+    {
+        var complete = body.AsSpan().LastIndexOf((byte)'\n') + 1;
+        var end = hasLength ? complete : body.Length;
+        var next = new LogPosition(complete, SHA256.HashData(body.AsSpan(0, complete)));
+        var unchangedPrefix = known.PrefixHash is not null && known.Offset <= complete
+            && SHA256.HashData(body.AsSpan(0, (int)known.Offset)).AsSpan().SequenceEqual(known.PrefixHash);
+        return unchangedPrefix
+            ? new LogFetched(body[(int)known.Offset..end], next, FromStart: false)
+            : new LogFetched(body[..end], next, FromStart: true);
+    }
+
+    private sealed record Answer(HttpStatusCode Status, byte[] Body, long WireBytes, bool HasLength);
+
+    private async Task<Answer> GetAsync(Uri url, long? rangeFrom, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        if (rangeFrom is { } from)
+            request.Headers.Range = new RangeHeaderValue(from, null);
+        else
+            request.Headers.AcceptEncoding.Add(new StringWithQualityHeaderValue("gzip"));
+
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
+        if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.PartialContent))
+            return new Answer(response.StatusCode, [], 0, true);
+
+        var hasLength = response.Content.Headers.ContentLength is not null;
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var raw = await ReadBoundedAsync(stream, ct);
+        var gzipped = response.Content.Headers.ContentEncoding.Contains("gzip", StringComparer.OrdinalIgnoreCase);
+        var body = gzipped ? await GunzipAsync(raw, ct) : raw;
+        return new Answer(response.StatusCode, body, raw.Length, hasLength);
+    }
+
+    private async Task<byte[]> ReadBoundedAsync(Stream stream, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > maxLogBytes) throw new LogTooLargeException(maxLogBytes);
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private async Task<byte[]> GunzipAsync(byte[] raw, CancellationToken ct)
+    {
+        await using var gzip = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
+        return await ReadBoundedAsync(gzip, ct);
+    }
+
+    private static string Describe(HttpStatusCode status) => $"HTTP {(int)status} {status}";
+
+    private static string Describe(HttpRequestException e) => e.HttpRequestError switch
+    {
+        HttpRequestError.ConnectionError => $"connection failed: {e.InnerException?.Message ?? e.Message}",
+        HttpRequestError.InvalidResponse => "the answer is not valid HTTP",
+        HttpRequestError.ResponseEnded => "the connection was closed before the answer was complete",
+        HttpRequestError.NameResolutionError => $"host not found: {e.Message}",
+        _ => e.InnerException?.Message ?? e.Message,
+    };
+
+    private sealed class LogTooLargeException(int limit) : Exception($"the log is larger than {limit / 1024} KiB");
+}

@@ -1,0 +1,134 @@
+using Akka.Actor;
+using Akka.Event;
+using Isems.LineFormat;
+using Isems.Storage;
+
+namespace Isems.Actors.Writing;
+
+/// <summary>Store these lines; the sender is told what became of them.</summary>
+public sealed record WriteLines(IReadOnlyList<Measurement> Lines, long CorrelationId);
+
+/// <summary>The lines are in the database: how many were new, how many already there, and each node's newest row.</summary>
+public sealed record LinesWritten(long CorrelationId, WriteOutcome Outcome);
+
+/// <summary>The lines were not stored (the database has been away long enough for the buffer to fill); send them again later.</summary>
+public sealed record LinesNotWritten(long CorrelationId, string Reason);
+
+public sealed record WriterOptions
+{
+    /// <summary>Most lines committed in one transaction.</summary>
+    public int MaxBatchLines { get; init; } = 10_000;
+
+    /// <summary>Most lines held while the database is away; beyond it, senders are told to come back later.</summary>
+    public int MaxBufferedLines { get; init; } = 200_000;
+
+    public TimeSpan MinRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The one writer of measurements. Lines from every node and the MQTT bridge are committed together: while a
+/// transaction runs, new requests gather, and the next transaction takes them all (group commit), so a busy fleet
+/// costs few large transactions and a quiet one gets its lines stored at once. When the database fails, the same
+/// batch is retried with backoff while new lines wait in a bounded buffer. It never judges lines: that was the parser's.
+/// </summary>
+public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
+{
+    private sealed record Pending(WriteLines Request, IActorRef ReplyTo);
+    private sealed record BatchCommitted(IReadOnlyList<Pending> Batch, IReadOnlyList<WriteOutcome> Outcomes);
+    private sealed record BatchFailed(IReadOnlyList<Pending> Batch, Exception Error);
+    private sealed record RetryBatch(IReadOnlyList<Pending> Batch);
+
+    private readonly MeasurementStore _store;
+    private readonly WriterOptions _options;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Queue<Pending> _waiting = new();
+    private int _waitingLines;
+    private bool _committing;
+    private int _failures;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(MeasurementStore store, WriterOptions options) =>
+        Akka.Actor.Props.Create(() => new MeasurementWriterActor(store, options));
+
+    public MeasurementWriterActor(MeasurementStore store, WriterOptions options)
+    {
+        _store = store;
+        _options = options;
+
+        Receive<WriteLines>(request =>
+        {
+            if (request.Lines.Count == 0)
+            {
+                Sender.Tell(new LinesWritten(request.CorrelationId, new WriteOutcome(0, 0, [])));
+                return;
+            }
+            if (_waitingLines + request.Lines.Count > _options.MaxBufferedLines)
+            {
+                Sender.Tell(new LinesNotWritten(request.CorrelationId,
+                    $"the database is unavailable and {_waitingLines} lines are already waiting"));
+                return;
+            }
+            _waiting.Enqueue(new Pending(request, Sender));
+            _waitingLines += request.Lines.Count;
+            CommitNext();
+        });
+
+        Receive<BatchCommitted>(done =>
+        {
+            if (_failures > 0) _log.Info("Database writable again after {0} failed attempts", _failures);
+            _failures = 0;
+            _committing = false;
+            for (var i = 0; i < done.Batch.Count; i++)
+                done.Batch[i].ReplyTo.Tell(new LinesWritten(done.Batch[i].Request.CorrelationId, done.Outcomes[i]));
+            CommitNext();
+        });
+
+        Receive<BatchFailed>(failed =>
+        {
+            _failures++;
+            var delay = RetryDelay();
+            // The first failure and then every tenth: an outage of hours should not fill the log.
+            if (_failures == 1 || _failures % 10 == 0)
+                _log.Warning("Writing {0} lines failed ({1} attempts so far), retrying in {2:0.#} s: {3}",
+                    failed.Batch.Sum(p => p.Request.Lines.Count), _failures, delay.TotalSeconds, failed.Error.Message);
+            Timers.StartSingleTimer("retry", new RetryBatch(failed.Batch), delay);
+        });
+
+        Receive<RetryBatch>(retry => Commit(retry.Batch));
+    }
+
+    private void CommitNext()
+    {
+        if (_committing || _waiting.Count == 0) return;
+        var batch = new List<Pending>();
+        var lines = 0;
+        while (_waiting.TryPeek(out var next) && (batch.Count == 0 || lines + next.Request.Lines.Count <= _options.MaxBatchLines))
+        {
+            _waiting.Dequeue();
+            batch.Add(next);
+            lines += next.Request.Lines.Count;
+        }
+        _waitingLines -= lines;
+        _committing = true;
+        Commit(batch);
+    }
+
+    private void Commit(IReadOnlyList<Pending> batch)
+    {
+        var groups = batch.Select(p => p.Request.Lines).ToArray();
+        var store = _store;
+        // Task.Run: SQLite's driver does its I/O synchronously, and this actor's thread must stay free.
+        Task.Run(() => store.WriteAsync(groups)).PipeTo(Self,
+            success: outcomes => new BatchCommitted(batch, outcomes),
+            failure: error => new BatchFailed(batch, error));
+    }
+
+    private TimeSpan RetryDelay()
+    {
+        var seconds = _options.MinRetryDelay.TotalSeconds * Math.Pow(2, Math.Min(_failures - 1, 16));
+        return TimeSpan.FromSeconds(Math.Min(seconds, _options.MaxRetryDelay.TotalSeconds));
+    }
+}

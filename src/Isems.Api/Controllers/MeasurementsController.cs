@@ -1,0 +1,44 @@
+using Isems.Actors.Nodes;
+using Isems.Api.Json;
+using Isems.Storage;
+using Microsoft.AspNetCore.Cors;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Isems.Api.Controllers;
+
+/// <summary>The two endpoints the isems-app and existing scripts call; their JSON is the original's (SPEC §3).</summary>
+[ApiController]
+[Route("measurements")]
+[EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
+[Produces("application/json")]
+public sealed class MeasurementsController(NodeAsk ask, MeasurementStore store, ApiOptions options, TimeProvider clock) : ControllerBase
+{
+    /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> returns: a day of a router's lines, as the original.</summary>
+    public const int HistoryLimit = 1440;
+
+    /// <summary>The newest measurement of every active node (every node with <c>?all=true</c>), ordered by node id.</summary>
+    [HttpGet("latest")]
+    [ProducesResponseType<MeasurementList>(StatusCodes.Status200OK)]
+    public async Task<IActionResult> Latest([FromQuery] string? all, CancellationToken cancellationToken)
+    {
+        if (await ask.AskAsync(new GetFleetLatest(), cancellationToken) is not FleetLatest fleet)
+            return ask.Unavailable(this);
+
+        var includeInactive = string.Equals(all, "true", StringComparison.OrdinalIgnoreCase);
+        var cutoff = (clock.GetUtcNow() - options.HideInactiveAfter).ToUnixTimeSeconds();
+        var rows = fleet.Measurements
+            .Where(m => includeInactive || m.Measurement.Timestamp > cutoff)
+            .OrderBy(m => m.Measurement.NodeId, StringComparer.Ordinal);
+        return Ok(MeasurementList.From(rows));
+    }
+
+    /// <summary>A node's newest 1440 measurements, newest first; an unknown node gives an empty list, as the original.</summary>
+    [HttpGet("{nodeId}/latest")]
+    [ProducesResponseType<MeasurementList>(StatusCodes.Status200OK)]
+    public async Task<IActionResult> ForNode(string nodeId, CancellationToken cancellationToken)
+    {
+        var rows = await store.HistoryAsync(nodeId, HistoryLimit, cancellationToken);
+        return Ok(MeasurementList.From(rows));
+    }
+}

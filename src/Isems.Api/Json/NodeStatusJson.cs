@@ -1,0 +1,44 @@
+using Isems.Actors.Nodes;
+using Isems.LineFormat;
+
+namespace Isems.Api.Json;
+
+/// <summary>A node's health for operators: its state, and when it last failed, why.</summary>
+public sealed record NodeStatusJson(
+    string NodeId,
+    string? Url,
+    string State,
+    DateTimeOffset? LastAttempt,
+    DateTimeOffset? LastSuccess,
+    string? LastError,
+    int ConsecutiveFailures,
+    DateTimeOffset? DownSince,
+    DateTimeOffset? NextPoll,
+    long Polls,
+    long FailedPolls,
+    long LinesStored,
+    long LinesDuplicate,
+    long LinesRejected,
+    IReadOnlyDictionary<string, int> LinesRejectedByReason,
+    long BytesFetched,
+    string? LatestTimestamp,
+    string? LatestStatus,
+    IReadOnlyList<string> LatestStatusMeanings)
+{
+    public static NodeStatusJson From(NodeStatus s)
+    {
+        var latest = s.Latest?.Measurement;
+        return new NodeStatusJson(
+            s.NodeId ?? s.NodeKey,
+            s.LogUrl?.ToString(),
+            s.State.ToString().ToLowerInvariant(),
+            s.LastAttempt, s.LastSuccess, s.LastError, s.ConsecutiveFailures, s.DownSince, s.NextPoll,
+            s.Polls, s.FailedPolls, s.LinesStored, s.LinesDuplicate, s.LinesRejected.Total, s.LinesRejected.ToDictionary(),
+            s.BytesFetched,
+            latest is null ? null : MeasurementJson.IsoTime(latest.Timestamp),
+            latest is null ? null : StatusBitNames.ToApiText(latest.Status),
+            latest?.Status is { } bits ? StatusBitNames.Describe(bits) : []);
+    }
+}
+
+public sealed record NodeStatusList(IReadOnlyList<NodeStatusJson> Nodes);

@@ -1,0 +1,51 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Isems.Actors.Nodes;
+using Isems.Server.Hosting;
+
+namespace Isems.Server.Commands;
+
+/// <summary>
+/// <c>update-data</c>: polls every configured node once through the same actors as the service, prints one line per
+/// node, and exits non-zero if any node failed — for those who ran the original's <c>flask update-data</c> from cron.
+/// </summary>
+public static class UpdateDataCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter? output = null)
+    {
+        output ??= Console.Out;
+        var builder = Host.CreateApplicationBuilder(args);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddIsemsCollector(builder.Configuration, scheduled: false);
+        using var host = builder.Build();
+        await host.StartAsync();
+        try
+        {
+            var targets = host.Services.GetRequiredService<IReadOnlyList<PollTarget>>();
+            if (targets.Count == 0)
+            {
+                await Console.Error.WriteLineAsync("No nodes to poll: set ISEMS_ROUTER_IPS (comma-separated IPs, host:port or URLs).");
+                return 2;
+            }
+            var nodes = host.Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef;
+            var options = host.Services.GetRequiredService<Isems.Actors.Polling.PollingOptions>();
+            var timeout = options.Timeout + TimeSpan.FromSeconds(60);
+            var outcomes = await Task.WhenAll(targets.Select(t => nodes.Ask<PollOutcome>(new PollNow(t.Key), timeout)));
+
+            foreach (var o in outcomes) await output.WriteLineAsync(Describe(o));
+            return outcomes.All(o => o.Succeeded) ? 0 : 1;
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    public static string Describe(PollOutcome o)
+    {
+        var who = o.NodeId is null || o.NodeId == o.NodeKey ? o.NodeKey : $"{o.NodeKey} ({o.NodeId})";
+        return o.Succeeded
+            ? $"{who}: stored {o.Stored}, duplicates {o.Duplicates}, rejected {o.Rejected.Total}{(o.Error is null ? "" : $" ({o.Error})")}"
+            : $"{who}: failed: {o.Error}";
+    }
+}

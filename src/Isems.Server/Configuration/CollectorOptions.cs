@@ -1,0 +1,46 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+
+namespace Isems.Server.Configuration;
+
+/// <summary>
+/// Every setting of the collector, under the environment variable names an existing deployment of the original
+/// already uses (SPEC §4). Each may also come from appsettings.json or the command line (<c>--POLL_RETRIES=5</c>).
+/// </summary>
+public sealed class CollectorOptions
+{
+    /// <summary><c>sqlite:////abs/path.db</c>, <c>sqlite:///relative.db</c> or <c>postgresql://user:pass@host:port/db</c>.</summary>
+    [ConfigurationKeyName("DATABASE_URL")]
+    public string? DatabaseUrl { get; set; }
+
+    /// <summary>Text on purpose: a value that is not an integer falls back to 30 with a warning, as the original did.</summary>
+    [ConfigurationKeyName("HIDE_INACTIVE_AFTER_DAYS")]
+    public string? HideInactiveAfterDays { get; set; }
+
+    /// <summary>Comma-separated nodes to poll: IPs, <c>host:port</c>, or full URLs.</summary>
+    [ConfigurationKeyName("ISEMS_ROUTER_IPS")]
+    public string? RouterIps { get; set; }
+
+    [ConfigurationKeyName("POLL_INTERVAL_SECONDS")]
+    [Range(10, 86_400, ErrorMessage = "POLL_INTERVAL_SECONDS must be between 10 and 86400 (one day).")]
+    public int PollIntervalSeconds { get; set; } = 900;
+
+    [ConfigurationKeyName("POLL_TIMEOUT_SECONDS")]
+    [Range(1, 600, ErrorMessage = "POLL_TIMEOUT_SECONDS must be between 1 and 600.")]
+    public int PollTimeoutSeconds { get; set; } = 10;
+
+    [ConfigurationKeyName("POLL_RETRIES")]
+    [Range(0, 10, ErrorMessage = "POLL_RETRIES must be between 0 and 10.")]
+    public int PollRetries { get; set; } = 3;
+
+    /// <summary>Where the Akka settings are read from; by default the <c>hocon/akka.conf</c> shipped beside the binary.</summary>
+    [ConfigurationKeyName("AKKA_CONF")]
+    public string? AkkaConf { get; set; }
+
+    public const int DefaultHideInactiveAfterDays = 30;
+
+    /// <summary>HIDE_INACTIVE_AFTER_DAYS as a number, or null when it is set to something that is not an integer.</summary>
+    public int? ParsedHideInactiveAfterDays =>
+        string.IsNullOrWhiteSpace(HideInactiveAfterDays) ? DefaultHideInactiveAfterDays
+        : int.TryParse(HideInactiveAfterDays.Trim(), out var days) ? days : null;
+}

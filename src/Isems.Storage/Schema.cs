@@ -1,0 +1,178 @@
+using System.Data.Common;
+using Isems.LineFormat;
+
+namespace Isems.Storage;
+
+/// <summary>One schema change. Versions count from 1 without gaps; a step that has shipped is never edited.</summary>
+internal sealed record MigrationStep(int Version, string Description, string Sql);
+
+/// <summary>
+/// The <c>measurements</c> table and its migrations. The original collector's table is <c>measurement</c> (singular);
+/// someone may point DATABASE_URL at that old file, so nothing here ever names it.
+/// </summary>
+internal static class Schema
+{
+    public const string Table = "measurements";
+    public const string VersionTable = "schema_version";
+    public const string UniqueIndex = "ux_measurements_node_id_timestamp";
+
+    /// <summary>The 19 fields in line order (SPEC §1); <see cref="ReadStored"/> and the writers depend on this order.</summary>
+    public const string Columns =
+        "node_id, isems_revision, timestamp, firmware_version, time_to_shutdown, power_save_level, open_circuit_voltage, " +
+        "mpp_voltage, battery_voltage, battery_charge_estimate, battery_health_estimate, battery_temperature, " +
+        "low_voltage_disconnect_voltage, temperature_corrected_voltage, rate_battery_capacity, " +
+        "rated_solar_module_capacity, latitude, longitude, status";
+
+    public const string SelectColumns = "id, " + Columns;
+
+    // To add a step: append it to both lists with the next version number (the dialects may differ in SQL, never in
+    // meaning). Migrate applies every missing step in one transaction, in order.
+    public static readonly IReadOnlyList<MigrationStep> SqliteSteps =
+    [
+        new(1, "measurements table, unique (node_id, timestamp)", $"""
+            CREATE TABLE {Table} (
+                id INTEGER PRIMARY KEY,
+                node_id TEXT NOT NULL,
+                isems_revision TEXT NOT NULL,
+                timestamp BIGINT NOT NULL,
+                firmware_version TEXT NOT NULL,
+                time_to_shutdown DOUBLE NOT NULL,
+                power_save_level INTEGER NOT NULL,
+                open_circuit_voltage DOUBLE NOT NULL,
+                mpp_voltage DOUBLE NOT NULL,
+                battery_voltage DOUBLE NOT NULL,
+                battery_charge_estimate DOUBLE NOT NULL,
+                battery_health_estimate DOUBLE NOT NULL,
+                battery_temperature DOUBLE NOT NULL,
+                low_voltage_disconnect_voltage DOUBLE NOT NULL,
+                temperature_corrected_voltage DOUBLE NOT NULL,
+                rate_battery_capacity DOUBLE NOT NULL,
+                rated_solar_module_capacity DOUBLE NOT NULL,
+                latitude DOUBLE NOT NULL,
+                longitude DOUBLE NOT NULL,
+                status INTEGER NULL
+            );
+            CREATE UNIQUE INDEX {UniqueIndex} ON {Table} (node_id, timestamp);
+            """),
+    ];
+
+    public static readonly IReadOnlyList<MigrationStep> PostgreSqlSteps =
+    [
+        // COLLATE "C": node ids compare and sort by bytes (ordinal), whatever the database's locale, and the index
+        // serves the ordered walk over node ids in LatestPerNode.
+        new(1, "measurements table, unique (node_id, timestamp)", $"""
+            CREATE TABLE {Table} (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                node_id text COLLATE "C" NOT NULL,
+                isems_revision text NOT NULL,
+                timestamp bigint NOT NULL,
+                firmware_version text NOT NULL,
+                time_to_shutdown double precision NOT NULL,
+                power_save_level integer NOT NULL,
+                open_circuit_voltage double precision NOT NULL,
+                mpp_voltage double precision NOT NULL,
+                battery_voltage double precision NOT NULL,
+                battery_charge_estimate double precision NOT NULL,
+                battery_health_estimate double precision NOT NULL,
+                battery_temperature double precision NOT NULL,
+                low_voltage_disconnect_voltage double precision NOT NULL,
+                temperature_corrected_voltage double precision NOT NULL,
+                rate_battery_capacity double precision NOT NULL,
+                rated_solar_module_capacity double precision NOT NULL,
+                latitude double precision NOT NULL,
+                longitude double precision NOT NULL,
+                status integer NULL
+            );
+            CREATE UNIQUE INDEX {UniqueIndex} ON {Table} (node_id, timestamp);
+            """),
+    ];
+
+    public static IReadOnlyList<MigrationStep> Steps(DatabaseKind kind) =>
+        kind == DatabaseKind.Sqlite ? SqliteSteps : PostgreSqlSteps;
+
+    /// <summary>
+    /// The newest row of every node without reading the table: a loose index scan walks the distinct node ids through
+    /// the unique index (one seek per node), and each node's newest row is one more seek. Order is left to the caller.
+    /// </summary>
+    public static string LatestPerNodeSql(DatabaseKind kind) => kind == DatabaseKind.Sqlite
+        // CROSS JOIN: SQLite keeps that join order, so the node list drives the seeks (it would otherwise rather scan
+        // the table and index the node list).
+        ? $"""
+          WITH RECURSIVE nodes (node_id) AS (
+              SELECT MIN(node_id) FROM {Table}
+              UNION ALL
+              SELECT (SELECT n.node_id FROM {Table} n WHERE n.node_id > nodes.node_id ORDER BY n.node_id LIMIT 1)
+              FROM nodes WHERE nodes.node_id IS NOT NULL
+          )
+          SELECT m.* FROM nodes
+          CROSS JOIN {Table} m
+          WHERE m.node_id = nodes.node_id
+              AND m.timestamp = (SELECT t.timestamp FROM {Table} t WHERE t.node_id = nodes.node_id ORDER BY t.timestamp DESC LIMIT 1)
+          """
+        : $"""
+          WITH RECURSIVE nodes (node_id) AS (
+              SELECT (SELECT node_id FROM {Table} ORDER BY node_id LIMIT 1)
+              UNION ALL
+              SELECT (SELECT n.node_id FROM {Table} n WHERE n.node_id > nodes.node_id ORDER BY n.node_id LIMIT 1)
+              FROM nodes WHERE nodes.node_id IS NOT NULL
+          )
+          SELECT m.* FROM nodes
+          CROSS JOIN LATERAL (
+              SELECT * FROM {Table} t WHERE t.node_id = nodes.node_id ORDER BY t.timestamp DESC LIMIT 1
+          ) m
+          """;
+
+    /// <summary>Reads a row selected as <see cref="SelectColumns"/>, starting at <paramref name="first"/>.</summary>
+    public static StoredMeasurement ReadStored(DbDataReader r, int first = 0) => new(r.GetInt64(first), new Measurement(
+        r.GetString(first + 1), r.GetString(first + 2), r.GetInt64(first + 3), r.GetString(first + 4), r.GetDouble(first + 5),
+        r.GetInt32(first + 6), r.GetDouble(first + 7), r.GetDouble(first + 8), r.GetDouble(first + 9), r.GetDouble(first + 10),
+        r.GetDouble(first + 11), r.GetDouble(first + 12), r.GetDouble(first + 13), r.GetDouble(first + 14),
+        r.GetDouble(first + 15), r.GetDouble(first + 16), r.GetDouble(first + 17), r.GetDouble(first + 18),
+        r.IsDBNull(first + 19) ? null : r.GetInt32(first + 19)));
+
+    /// <summary>Applies the missing steps in one transaction; the caller has opened it and holds the migration lock.</summary>
+    public static void Migrate(DbConnection connection, DbTransaction transaction, DatabaseKind kind)
+    {
+        var steps = Steps(kind);
+        Execute(connection, transaction,
+            $"CREATE TABLE IF NOT EXISTS {VersionTable} (version integer NOT NULL PRIMARY KEY, description text NOT NULL, applied_at bigint NOT NULL)");
+        using (var read = connection.CreateCommand())
+        {
+            read.Transaction = transaction;
+            read.CommandText = $"SELECT COALESCE(MAX(version), 0) FROM {VersionTable}";
+            var current = Convert.ToInt32(read.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            if (current > steps.Count)
+                throw new InvalidOperationException(
+                    $"The database schema is at version {current}, newer than this program knows ({steps.Count}): " +
+                    "a newer collector has migrated it. Run that version, or restore a backup.");
+            foreach (var step in steps)
+            {
+                if (step.Version <= current) continue;
+                Execute(connection, transaction, step.Sql);
+                using var insert = connection.CreateCommand();
+                insert.Transaction = transaction;
+                insert.CommandText = $"INSERT INTO {VersionTable} (version, description, applied_at) VALUES (@version, @description, @at)";
+                AddParameter(insert, "version", step.Version);
+                AddParameter(insert, "description", step.Description);
+                AddParameter(insert, "at", DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+                insert.ExecuteNonQuery();
+            }
+        }
+    }
+
+    private static void Execute(DbConnection connection, DbTransaction transaction, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static void AddParameter(DbCommand command, string name, object value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        command.Parameters.Add(p);
+    }
+}

@@ -1,0 +1,96 @@
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Isems.Actors.Nodes;
+using Isems.Actors.Polling;
+using Isems.Actors.Writing;
+using Isems.Simulator;
+using Isems.Storage;
+using Isems.Testing;
+using Akka.TestKit;
+using Xunit.Abstractions;
+
+namespace Isems.Actors.Tests;
+
+/// <summary>
+/// The real pieces under the actors: a SQLite file, simulated nodes over loopback HTTP, the writer and the manager.
+/// Time is virtual (TestScheduler): schedules and backoff advance only when a test says so; fetches are real.
+/// </summary>
+public abstract class CollectorTestKit : TestKit, IAsyncLifetime
+{
+    public const string VirtualTime = """
+        akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit"
+        akka.loglevel = INFO
+        """;
+
+    protected readonly TempDirectory Temp = new();
+    protected readonly SimulatedFleet Fleet = SimulatedFleet.Start();
+    protected readonly MeasurementStore Store;
+
+    protected CollectorTestKit(ITestOutputHelper output) : base(VirtualTime, output: output)
+    {
+        Store = new MeasurementStore(DatabaseTarget.Parse($"sqlite:///{Temp.File("isems.db")}", Temp.Path));
+        Store.Migrate();
+    }
+
+    protected TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
+
+    protected static readonly PollingOptions DefaultPolling = new()
+    {
+        Interval = TimeSpan.FromSeconds(60),
+        Timeout = TimeSpan.FromSeconds(2),
+        Retries = 3,
+        JitterSeed = 7,
+    };
+
+    protected IActorRef StartNodes(PollingOptions? polling = null)
+    {
+        var options = polling ?? DefaultPolling;
+        var writer = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer");
+        return Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(options), options), "nodes");
+    }
+
+    protected NodeStatus StatusOf(IActorRef nodes, string key) =>
+        nodes.Ask<NodeStatus>(new GetNodeStatus(key), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult();
+
+    /// <summary>Waits (in real time) until the node has finished <paramref name="polls"/> attempts and armed its next timer.</summary>
+    protected NodeStatus AwaitPolls(IActorRef nodes, string key, long polls)
+    {
+        NodeStatus status = null!;
+        AwaitAssert(() =>
+        {
+            status = StatusOf(nodes, key);
+            Assert.Equal(polls, status.Polls);
+            Assert.NotNull(status.NextPoll);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        return status;
+    }
+
+    /// <summary>Moves virtual time to the node's next poll and waits for that attempt to finish.</summary>
+    protected NodeStatus PollOnce(IActorRef nodes, string key)
+    {
+        var before = AwaitArmed(nodes, key);
+        Scheduler.Advance(before.NextPoll!.Value - Scheduler.Now + TimeSpan.FromMilliseconds(1));
+        return AwaitPolls(nodes, key, before.Polls + 1);
+    }
+
+    protected NodeStatus AwaitArmed(IActorRef nodes, string key)
+    {
+        NodeStatus status = null!;
+        AwaitAssert(() =>
+        {
+            status = StatusOf(nodes, key);
+            Assert.NotNull(status.NextPoll);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        return status;
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await Fleet.DisposeAsync();
+        Shutdown();
+        Store.Dispose();
+        Temp.Dispose();
+    }
+}

@@ -1,0 +1,145 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Isems.LineFormat;
+using Isems.Simulator;
+using Isems.Storage;
+using Isems.Testing;
+
+namespace Isems.Server.Tests;
+
+public sealed class MeasurementsApiTests : IAsyncLifetime
+{
+    private readonly TempDirectory _temp = new();
+    private readonly SimulatedFleet _fleet = SimulatedFleet.Start();
+
+    private Dictionary<string, string> Settings(params SimulatedNode[] nodes) => new()
+    {
+        ["DATABASE_URL"] = $"sqlite:///{_temp.File("isems.db")}",
+        ["ISEMS_ROUTER_IPS"] = string.Join(",", nodes.Select(n => n.LogUrl)),
+        ["POLL_INTERVAL_SECONDS"] = "86400",
+    };
+
+    [Fact]
+    public async Task Latest_lists_the_newest_measurement_of_each_polled_node_in_the_originals_json()
+    {
+        var b = _fleet.AddNode("Node-B", historyLines: 30);
+        var a = _fleet.AddNode("Node-A", historyLines: 10);
+        await using var host = new CollectorHost(Settings(b, a));
+        var client = host.CreateClient();
+        await host.PollNowAsync(b.LogUrl.ToString());
+        await host.PollNowAsync(a.LogUrl.ToString());
+
+        var response = await client.GetAsync("/measurements/latest");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        var list = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["measurements"]!.AsArray();
+        Assert.Equal(["Node-A", "Node-B"], list.Select(m => (string)m!["nodeId"]!));
+        var newestOfA = a.Lines[^1].Split(';');
+        var json = list[0]!.AsObject();
+        Assert.Equal(
+            ["batteryChargeEstimate", "batteryHealthEstimate", "batteryTemperature", "batteryVoltage", "id", "isPowerSaveMode",
+             "isemsRevision", "latitude", "longitude", "lowVoltageDisconnectVoltage", "mppVoltage", "nodeId", "openCircuitVoltage",
+             "openMPPTFirmwareVersion", "rateBatteryCapacity", "ratedSolarModuleCapacity", "status", "temperatureCorrectedVoltage",
+             "timeToShutdown", "timestamp"],
+            json.Select(kv => kv.Key));
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(long.Parse(newestOfA[2])).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'"), (string)json["timestamp"]!);
+        Assert.Equal(double.Parse(newestOfA[8], System.Globalization.CultureInfo.InvariantCulture), (double)json["batteryVoltage"]!);
+        Assert.Equal(JsonValueKind.Number, json["id"]!.GetValueKind());
+        Assert.Equal(JsonValueKind.False, json["isPowerSaveMode"]!.GetValueKind());
+        Assert.Equal("0x" + newestOfA[18].ToLowerInvariant().PadLeft(3, '0'), (string)json["status"]!);
+        Assert.Equal(newestOfA[3], (string)json["openMPPTFirmwareVersion"]!);
+    }
+
+    [Fact]
+    public async Task Inactive_nodes_are_hidden_unless_all_is_true()
+    {
+        var active = _fleet.AddNode("Active", historyLines: 3);
+        // A node whose newest line is 40 days old, stored by an earlier run.
+        using (var store = new MeasurementStore(DatabaseTarget.Parse(Settings()["DATABASE_URL"], _temp.Path)))
+        {
+            store.Migrate();
+            var old = SimulatedLines.Router("Stale", DateTimeOffset.UtcNow.AddDays(-40).ToUnixTimeSeconds());
+            await store.WriteAsync([LineParser.ParsePayload(old, DateTimeOffset.UtcNow.ToUnixTimeSeconds()).Lines]);
+        }
+        var settings = Settings(active);
+        settings["HIDE_INACTIVE_AFTER_DAYS"] = "30";
+        await using var host = new CollectorHost(settings);
+        await host.PollNowAsync(active.LogUrl.ToString());
+        var client = host.CreateClient();
+
+        var visible = await NodeIds(client, "/measurements/latest");
+        var all = await NodeIds(client, "/measurements/latest?all=true");
+
+        Assert.Equal(["Active"], visible);
+        Assert.Equal(["Active", "Stale"], all);
+    }
+
+    [Fact]
+    public async Task A_nodes_history_is_newest_first_and_capped_at_1440()
+    {
+        var node = _fleet.AddNode("Südstern 7", historyLines: 1500);
+        await using var host = new CollectorHost(Settings(node));
+        await host.PollNowAsync(node.LogUrl.ToString());
+        var client = host.CreateClient();
+
+        var body = JsonNode.Parse(await client.GetStringAsync("/measurements/" + Uri.EscapeDataString("Südstern 7") + "/latest"))!;
+        var rows = body["measurements"]!.AsArray();
+
+        Assert.Equal(1440, rows.Count);
+        var times = rows.Select(r => DateTimeOffset.Parse((string)r!["timestamp"]!)).ToList();
+        Assert.Equal(times.OrderByDescending(t => t), times);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(node.NewestTimestamp), times[0]);
+    }
+
+    [Fact]
+    public async Task An_unknown_node_has_an_empty_history_as_in_the_original()
+    {
+        await using var host = new CollectorHost(Settings());
+        var response = await host.CreateClient().GetAsync("/measurements/nobody/latest");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("""{"measurements":[]}""", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task After_a_restart_latest_answers_the_same_before_any_poll()
+    {
+        var node = _fleet.AddNode("Elektra-Dach", historyLines: 20);
+        string before;
+        await using (var first = new CollectorHost(Settings(node)))
+        {
+            await first.PollNowAsync(node.LogUrl.ToString());
+            before = await first.CreateClient().GetStringAsync("/measurements/latest");
+        }
+        var requestsBefore = node.Requests;
+
+        await using var second = new CollectorHost(Settings(node));
+        var after = await second.CreateClient().GetStringAsync("/measurements/latest");
+
+        Assert.Equal(requestsBefore, node.Requests);
+        Assert.Contains("Elektra-Dach", before);
+        Assert.Equal(before, after);
+    }
+
+    [Fact]
+    public async Task The_read_endpoints_allow_any_origin()
+    {
+        await using var host = new CollectorHost(Settings());
+        var request = new HttpRequestMessage(HttpMethod.Get, "/measurements/latest");
+        request.Headers.Add("Origin", "https://isems-app.example");
+        var response = await host.CreateClient().SendAsync(request);
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    private static async Task<List<string>> NodeIds(HttpClient client, string path) =>
+        JsonNode.Parse(await client.GetStringAsync(path))!["measurements"]!.AsArray().Select(m => (string)m!["nodeId"]!).ToList();
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await _fleet.DisposeAsync();
+        _temp.Dispose();
+    }
+}
