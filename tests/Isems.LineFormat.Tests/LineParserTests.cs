@@ -96,7 +96,7 @@ public sealed class LineParserTests
         var parsed = LineParser.ParsePayload(text, Now);
         Assert.Equal(7, parsed.Lines.Count);
         Assert.Equal(0, parsed.Rejections.Total);
-        Assert.Equal(902, parsed.Lines[0].Status);
+        Assert.Equal(0x902, parsed.Lines[0].Status);
     }
 
     public static TheoryData<string, RejectReason> BadLines => new()

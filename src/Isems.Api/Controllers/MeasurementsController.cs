@@ -11,7 +11,6 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("measurements")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-[Produces("application/json")]
 public sealed class MeasurementsController(NodeAsk ask, MeasurementStore store, ApiOptions options, TimeProvider clock) : ControllerBase
 {
     /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> returns: a day of a router's lines, as the original.</summary>

@@ -10,7 +10,6 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("nodes")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-[Produces("application/json")]
 public sealed class NodesController(NodeAsk ask) : ControllerBase
 {
     [HttpGet]
