@@ -36,7 +36,7 @@ public static class LineParser
     /// <summary>Parses every line of a payload; empty lines (a trailing newline) are skipped, not counted.</summary>
     public static ParsedPayload ParsePayload(ReadOnlySpan<byte> payload, long nowUnixSeconds)
     {
-        var lines = new List<Measurement>();
+        var lines = new List<Measurement>(payload.Count((byte)'\n') + 1);
         var tally = new RejectionTally();
         LineRejection? first = null;
         var cache = new TextCache();

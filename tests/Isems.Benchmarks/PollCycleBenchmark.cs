@@ -41,7 +41,10 @@ internal static class PollCycleBenchmark
             node.HonorRange = false;
             node.Append();
         }
-        await CycleAsync("steady cycle, Range ignored (whole log sent)", fleet, nodes);
+        await CycleAsync("first cycle after the nodes stop honouring Range (whole log, nothing known of it yet)", fleet, nodes);
+
+        foreach (var node in fleet.Nodes) node.Append();
+        await CycleAsync("steady cycle, Range ignored (whole log sent, only its new end parsed)", fleet, nodes);
 
         await system.Terminate();
         SqliteConnection.ClearAllPools();

@@ -15,6 +15,7 @@ namespace Isems.Actors.Nodes;
 public sealed class NodeActor : ReceiveActor, IWithTimers
 {
     private sealed record PollTick;
+    private sealed record SlotGranted;
     private sealed record Fetched(FetchResult Result);
 
     private const string PollTimer = "poll";
@@ -23,6 +24,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly string _key;
     private readonly IActorRef _writer;
     private readonly NodeLogFetcher _fetcher;
+    private readonly PollGate _gate;
     private readonly PollingOptions _options;
     private readonly Random _jitter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -32,7 +34,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private Uri? _logUrl;
 
     // The attempt in flight and the cycle it belongs to
-    private bool _fetching;
+    private bool _fetching, _holdingSlot;
     private int _cycleAttempt;
     private long _correlation;
     private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
@@ -50,14 +52,15 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollingOptions options) =>
-        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, options));
+    public static Props Props(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options) =>
+        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options));
 
-    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollingOptions options)
+    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options)
     {
         _key = nodeKey;
         _writer = writer;
         _fetcher = fetcher;
+        _gate = gate;
         _options = options;
         _nodeId = LineParser.IsValidNodeId(nodeKey) ? nodeKey : null;
         _jitter = new Random(options.JitterSeed ^ (int)PollSchedule.StableHash(nodeKey));
@@ -90,6 +93,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             if (!_fetching) StartAttempt();
         });
 
+        Receive<SlotGranted>(_ => Fetch());
         Receive<Fetched>(fetched => OnFetched(fetched.Result));
         Receive<LinesWritten>(written => written.CorrelationId == _writing?.Id, OnLinesWritten);
         Receive<LinesNotWritten>(failed => failed.CorrelationId == _writing?.Id, failed =>
@@ -108,6 +112,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Timers.Cancel(PollTimer);
         _nextPoll = null;
         _fetching = true;
+        _gate.EnterAsync().PipeTo(Self, success: () => new SlotGranted());
+    }
+
+    private void Fetch()
+    {
+        _holdingSlot = true;
         _polls++;
         _lastAttempt = Now;
         var url = _logUrl!;
@@ -167,6 +177,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)
     {
         _fetching = false;
+        LeaveGate();
         _linesStored += stored;
         _linesDuplicate += duplicates;
         _rejected = _rejected.Add(rejected);
@@ -207,6 +218,15 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _cycleAttempt = 0;
         ScheduleNextCycle();
     }
+
+    private void LeaveGate()
+    {
+        if (!_holdingSlot) return;
+        _holdingSlot = false;
+        _gate.Leave();
+    }
+
+    protected override void PostStop() => LeaveGate();
 
     private void ScheduleNextCycle()
     {

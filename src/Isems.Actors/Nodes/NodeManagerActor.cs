@@ -17,6 +17,7 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly IActorRef _writer;
     private readonly NodeLogFetcher _fetcher;
     private readonly PollingOptions _options;
+    private readonly PollGate _gate;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
@@ -29,6 +30,7 @@ public sealed class NodeManagerActor : ReceiveActor
         _writer = writer;
         _fetcher = fetcher;
         _options = options;
+        _gate = new PollGate(options.MaxConcurrentPolls);
 
         Receive<INodeQuery>(query =>
         {
@@ -56,7 +58,7 @@ public sealed class NodeManagerActor : ReceiveActor
     private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _options), ActorName(key));
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options), ActorName(key));
         _byKey[key] = node;
         _keyOf[node] = key;
         return node;

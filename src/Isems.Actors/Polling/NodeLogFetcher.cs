@@ -42,13 +42,9 @@ public sealed record FetchFailed(string Error) : FetchResult;
 /// parsed, so a steady fleet of such nodes costs transfer, not parsing and duplicate inserts. Never throws for a node's
 /// behaviour: every failure becomes a <see cref="FetchFailed"/> in words an operator understands.
 /// </summary>
-public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes, int maxConcurrentFetches)
+public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
 {
-    // Bounds the logs held in memory at once (a router's is ~400 KB) when many nodes are due together.
-    private readonly SemaphoreSlim _slots = new(maxConcurrentFetches, maxConcurrentFetches);
-
-    public static NodeLogFetcher Create(PollingOptions options) =>
-        new(CreateHttpClient(), options.MaxLogBytes, options.MaxConcurrentFetches);
+    public static NodeLogFetcher Create(PollingOptions options) => new(CreateHttpClient(), options.MaxLogBytes);
 
     /// <summary>An HTTP client for polling: no cookies, no pooled connections kept for long, no automatic decompression (bytes are counted as sent).</summary>
     public static HttpClient CreateHttpClient() => new(new SocketsHttpHandler
@@ -64,19 +60,6 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes, int maxConc
     };
 
     public async Task<FetchResult> FetchAsync(Uri url, LogPosition position, TimeSpan timeout, CancellationToken cancellationToken = default)
-    {
-        await _slots.WaitAsync(cancellationToken);
-        try
-        {
-            return await FetchWithinSlotAsync(url, position, timeout, cancellationToken);
-        }
-        finally
-        {
-            _slots.Release();
-        }
-    }
-
-    private async Task<FetchResult> FetchWithinSlotAsync(Uri url, LogPosition position, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var offset = position.Offset;
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -27,6 +27,6 @@ public sealed record PollingOptions
     /// <summary>A log larger than this is refused rather than held in memory (a router's full log is ~400 KB).</summary>
     public int MaxLogBytes { get; init; } = 4 * 1024 * 1024;
 
-    /// <summary>Most fetches in flight at once, over all nodes: bounds memory when many nodes are due together.</summary>
-    public int MaxConcurrentFetches { get; init; } = 64;
+    /// <summary>Most polls in progress at once over all nodes (see <see cref="PollGate"/>).</summary>
+    public int MaxConcurrentPolls { get; init; } = 32;
 }

@@ -68,7 +68,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
             if (_waitingLines + request.Lines.Count > _options.MaxBufferedLines)
             {
                 Sender.Tell(new LinesNotWritten(request.CorrelationId,
-                    $"the database is unavailable and {_waitingLines} lines are already waiting"));
+                    $"the writer's buffer is full: {_waitingLines} lines wait for the database"));
                 return;
             }
             _waiting.Enqueue(new Pending(request, Sender));
