@@ -235,6 +235,24 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
         Assert.Equal(100, await Store.CountAsync());
     }
 
+    [Fact]
+    public void An_esp_board_answering_bare_http_10_without_length_is_read_to_its_last_line()
+    {
+        var node = Fleet.AddNode("FF-ESP-Hof", NodeKind.Esp, historyLines: 5);
+        var nodes = StartNodes();
+        nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
+        var first = PollOnce(nodes, node.NodeId);
+        Assert.Equal(5, first.LinesStored);
+        Assert.Equal(node.NewestTimestamp, first.Latest!.Measurement.Timestamp);
+
+        node.Append();
+        var second = PollOnce(nodes, node.NodeId);
+
+        Assert.Equal(6, second.LinesStored);
+        Assert.Equal(4, second.LinesDuplicate);
+        Assert.Equal(node.NewestTimestamp, second.Latest!.Measurement.Timestamp);
+    }
+
     private static void AssertClose(TimeSpan expected, TimeSpan actual, TimeSpan tolerance) =>
         Assert.True((expected - actual).Duration() <= tolerance, $"expected {expected} ± {tolerance}, was {actual}");
 }

@@ -53,6 +53,31 @@ public sealed class MeasurementsApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task On_postgresql_the_same_json_comes_back_after_a_restart()
+    {
+        var node = _fleet.AddNode("Elektra-Dach", historyLines: 30);
+        var server = await PostgresServer.SharedAsync();
+        var settings = Settings(node);
+        settings["DATABASE_URL"] = await server.CreateDatabaseAsync();
+        string before, history;
+        await using (var first = new CollectorHost(settings))
+        {
+            var outcome = await first.PollNowAsync(node.LogUrl.ToString());
+            Assert.Equal(30, outcome.Stored);
+            before = await first.CreateClient().GetStringAsync("/measurements/latest");
+            history = await first.CreateClient().GetStringAsync("/measurements/Elektra-Dach/latest");
+        }
+
+        await using var second = new CollectorHost(settings);
+        var client = second.CreateClient();
+
+        Assert.Equal(before, await client.GetStringAsync("/measurements/latest"));
+        Assert.Equal(history, await client.GetStringAsync("/measurements/Elektra-Dach/latest"));
+        Assert.Equal(30, JsonNode.Parse(history)!["measurements"]!.AsArray().Count);
+        Assert.Equal(0, (await second.PollNowAsync(node.LogUrl.ToString())).Stored);
+    }
+
+    [Fact]
     public async Task Inactive_nodes_are_hidden_unless_all_is_true()
     {
         var active = _fleet.AddNode("Active", historyLines: 3);
