@@ -8,23 +8,14 @@ using Isems.Testing;
 
 namespace Isems.Server.Tests;
 
-public sealed class MeasurementsApiTests : IAsyncLifetime
+public sealed class MeasurementsApiTests : ServerTestBase
 {
-    private readonly TempDirectory _temp = new();
-    private readonly SimulatedFleet _fleet = SimulatedFleet.Start();
-
-    private Dictionary<string, string> Settings(params SimulatedNode[] nodes) => new()
-    {
-        ["DATABASE_URL"] = $"sqlite:///{_temp.File("isems.db")}",
-        ["ISEMS_ROUTER_IPS"] = string.Join(",", nodes.Select(n => n.LogUrl)),
-        ["POLL_INTERVAL_SECONDS"] = "86400",
-    };
 
     [Fact]
     public async Task Latest_lists_the_newest_measurement_of_each_polled_node_in_the_originals_json()
     {
-        var b = _fleet.AddNode("Node-B", historyLines: 30);
-        var a = _fleet.AddNode("Node-A", historyLines: 10);
+        var b = Fleet.AddNode("Node-B", historyLines: 30);
+        var a = Fleet.AddNode("Node-A", historyLines: 10);
         await using var host = new CollectorHost(Settings(b, a));
         var client = host.CreateClient();
         await host.PollNowAsync(b.LogUrl.ToString());
@@ -55,7 +46,7 @@ public sealed class MeasurementsApiTests : IAsyncLifetime
     [Fact]
     public async Task On_postgresql_the_same_json_comes_back_after_a_restart()
     {
-        var node = _fleet.AddNode("Elektra-Dach", historyLines: 30);
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 30);
         var server = await PostgresServer.SharedAsync();
         var settings = Settings(node);
         settings["DATABASE_URL"] = await server.CreateDatabaseAsync();
@@ -80,9 +71,9 @@ public sealed class MeasurementsApiTests : IAsyncLifetime
     [Fact]
     public async Task Inactive_nodes_are_hidden_unless_all_is_true()
     {
-        var active = _fleet.AddNode("Active", historyLines: 3);
+        var active = Fleet.AddNode("Active", historyLines: 3);
         // A node whose newest line is 40 days old, stored by an earlier run.
-        using (var store = new MeasurementStore(DatabaseTarget.Parse(Settings()["DATABASE_URL"], _temp.Path)))
+        using (var store = new MeasurementStore(DatabaseTarget.Parse(Settings()["DATABASE_URL"], Temp.Path)))
         {
             store.Migrate();
             var old = SimulatedLines.Router("Stale", DateTimeOffset.UtcNow.AddDays(-40).ToUnixTimeSeconds());
@@ -104,7 +95,7 @@ public sealed class MeasurementsApiTests : IAsyncLifetime
     [Fact]
     public async Task A_nodes_history_is_newest_first_and_capped_at_1440()
     {
-        var node = _fleet.AddNode("Südstern 7", historyLines: 1500);
+        var node = Fleet.AddNode("Südstern 7", historyLines: 1500);
         await using var host = new CollectorHost(Settings(node));
         await host.PollNowAsync(node.LogUrl.ToString());
         var client = host.CreateClient();
@@ -130,7 +121,7 @@ public sealed class MeasurementsApiTests : IAsyncLifetime
     [Fact]
     public async Task After_a_restart_latest_answers_the_same_before_any_poll()
     {
-        var node = _fleet.AddNode("Elektra-Dach", historyLines: 20);
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 20);
         string before;
         await using (var first = new CollectorHost(Settings(node)))
         {
@@ -159,12 +150,4 @@ public sealed class MeasurementsApiTests : IAsyncLifetime
 
     private static async Task<List<string>> NodeIds(HttpClient client, string path) =>
         JsonNode.Parse(await client.GetStringAsync(path))!["measurements"]!.AsArray().Select(m => (string)m!["nodeId"]!).ToList();
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _fleet.DisposeAsync();
-        _temp.Dispose();
-    }
 }

@@ -5,23 +5,16 @@ using Isems.Testing;
 
 namespace Isems.Server.Tests;
 
-public sealed class NodesApiTests : IAsyncLifetime
+public sealed class NodesApiTests : ServerTestBase
 {
-    private readonly TempDirectory _temp = new();
-    private readonly SimulatedFleet _fleet = SimulatedFleet.Start();
 
     [Fact]
     public async Task Nodes_tells_which_node_is_down_and_why()
     {
-        var up = _fleet.AddNode("Up-Node", historyLines: 5);
-        var down = _fleet.AddNode("Down-Node", historyLines: 5);
+        var up = Fleet.AddNode("Up-Node", historyLines: 5);
+        var down = Fleet.AddNode("Down-Node", historyLines: 5);
         down.Fault = NodeFault.ServerError;
-        await using var host = new CollectorHost(new Dictionary<string, string>
-        {
-            ["DATABASE_URL"] = $"sqlite:///{_temp.File("isems.db")}",
-            ["ISEMS_ROUTER_IPS"] = $"{up.LogUrl},{down.LogUrl}",
-            ["POLL_INTERVAL_SECONDS"] = "86400",
-        });
+        await using var host = new CollectorHost(Settings(up, down));
         await host.PollNowAsync(up.LogUrl.ToString());
         await host.PollNowAsync(down.LogUrl.ToString());
         var client = host.CreateClient();
@@ -41,13 +34,5 @@ public sealed class NodesApiTests : IAsyncLifetime
         var missing = await client.GetAsync("/nodes/Nobody");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType!.MediaType);
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _fleet.DisposeAsync();
-        _temp.Dispose();
     }
 }

@@ -5,18 +5,14 @@ using Isems.Testing;
 
 namespace Isems.Server.Tests;
 
-public sealed class UpdateDataCommandTests : IAsyncLifetime
+public sealed class UpdateDataCommandTests : ServerTestBase
 {
-    private readonly TempDirectory _temp = new();
-    private readonly SimulatedFleet _fleet = SimulatedFleet.Start();
-
-    private string DatabaseUrl => $"sqlite:///{_temp.File("isems.db")}";
 
     [Fact]
     public async Task Polls_every_node_once_prints_a_line_each_and_fails_if_one_failed()
     {
-        var good = _fleet.AddNode("Good", historyLines: 12);
-        var bad = _fleet.AddNode("Bad", historyLines: 12);
+        var good = Fleet.AddNode("Good", historyLines: 12);
+        var bad = Fleet.AddNode("Bad", historyLines: 12);
         bad.Fault = NodeFault.ServerError;
         var output = new StringWriter();
 
@@ -34,7 +30,7 @@ public sealed class UpdateDataCommandTests : IAsyncLifetime
     [Fact]
     public async Task A_second_run_finds_only_duplicates_and_succeeds()
     {
-        var node = _fleet.AddNode("Good", historyLines: 12);
+        var node = Fleet.AddNode("Good", historyLines: 12);
         string[] args = [$"--DATABASE_URL={DatabaseUrl}", $"--ISEMS_ROUTER_IPS={node.LogUrl}"];
         Assert.Equal(0, await UpdateDataCommand.RunAsync(args, TextWriter.Null));
         var output = new StringWriter();
@@ -42,15 +38,7 @@ public sealed class UpdateDataCommandTests : IAsyncLifetime
         Assert.Equal(0, await UpdateDataCommand.RunAsync(args, output));
 
         Assert.Contains("stored 0, duplicates 12", output.ToString());
-        using var store = new MeasurementStore(DatabaseTarget.Parse(DatabaseUrl, _temp.Path));
+        using var store = new MeasurementStore(DatabaseTarget.Parse(DatabaseUrl, Temp.Path));
         Assert.Equal(12, await store.CountAsync());
-    }
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        await _fleet.DisposeAsync();
-        _temp.Dispose();
     }
 }
