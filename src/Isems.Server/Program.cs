@@ -1,6 +1,7 @@
 using Isems.Api;
 using Isems.Api.Controllers;
 using Isems.Server.Commands;
+using Isems.Server.Configuration;
 using Isems.Server.Demo;
 using Isems.Server.Hosting;
 
@@ -18,6 +19,7 @@ if (demoFleet is not null) builder.Configuration.AddInMemoryCollection(demoFleet
 if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
     builder.WebHost.UseUrls("http://localhost:5000");
 
+if (!ConfigurationCheck.Passes(builder.Configuration)) return 2;
 builder.Services.AddIsemsCollector(builder.Configuration);
 builder.Services.AddProblemDetails();
 builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Isems.Actors.Nodes;
+using Isems.Server.Configuration;
 using Isems.Server.Hosting;
 
 namespace Isems.Server.Commands;
@@ -15,6 +16,7 @@ public static class UpdateDataCommand
     {
         output ??= Console.Out;
         var builder = Host.CreateApplicationBuilder(args);
+        if (!ConfigurationCheck.Passes(builder.Configuration)) return 2;
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddIsemsCollector(builder.Configuration, scheduled: false);
         using var host = builder.Build();
