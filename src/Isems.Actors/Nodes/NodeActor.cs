@@ -39,6 +39,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _correlation;
     private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
     private readonly List<IActorRef> _waiters = [];
+    private readonly Dictionary<long, (IActorRef ReplyTo, long Tag)> _ingesting = [];
     private LogPosition _position = LogPosition.Start;
 
     // Health and counters
@@ -46,7 +47,8 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private DateTimeOffset? _lastAttempt, _lastSuccess, _failingSince, _downSince, _nextPoll;
     private string? _lastError;
     private int _consecutiveFailures;
-    private long _polls, _failedPolls, _linesStored, _linesDuplicate, _bytesFetched;
+    private long _polls, _failedPolls, _linesStored, _linesDuplicate, _bytesFetched, _linesPushed;
+    private DateTimeOffset? _lastPush;
     private RejectionCounts _rejected = RejectionCounts.None;
     private StoredMeasurement? _latest;
 
@@ -103,8 +105,40 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             EndAttempt(false, 0, 0, RejectionCounts.None, $"lines not stored: {failed.Reason}", nodeFailed: false);
         });
 
+        Receive<IngestLines>(OnIngest);
+        Receive<LinesWritten>(written => _ingesting.ContainsKey(written.CorrelationId), OnIngested);
+        Receive<LinesNotWritten>(failed => _ingesting.ContainsKey(failed.CorrelationId), failed =>
+        {
+            _ingesting.Remove(failed.CorrelationId, out var pending);
+            pending.ReplyTo.Tell(new LinesNotIngested(_key, pending.Tag, failed.Reason));
+        });
+
         Receive<GetNodeStatus>(_ => Sender.Tell(Status()));
         Receive<GetLatestMeasurement>(_ => Sender.Tell(new LatestMeasurement(_key, _latest)));
+    }
+
+    private void OnIngest(IngestLines ingest)
+    {
+        _lastPush = Now;
+        _linesPushed += ingest.Lines.Count + ingest.Rejected.Total;
+        _rejected = _rejected.Add(ingest.Rejected);
+        if (ingest.Lines.Count == 0)
+        {
+            Sender.Tell(new LinesIngested(_key, ingest.Tag, 0, 0));
+            return;
+        }
+        _ingesting[++_correlation] = (Sender, ingest.Tag);
+        _writer.Tell(new WriteLines(ingest.Lines, _correlation));
+    }
+
+    private void OnIngested(LinesWritten written)
+    {
+        _ingesting.Remove(written.CorrelationId, out var pending);
+        _linesStored += written.Outcome.Stored;
+        _linesDuplicate += written.Outcome.Duplicates;
+        foreach (var m in written.Outcome.Newest.Where(m => m.Measurement.NodeId == (_nodeId ?? _key)))
+            RememberLatest(m);
+        pending.ReplyTo.Tell(new LinesIngested(_key, pending.Tag, written.Outcome.Stored, written.Outcome.Duplicates));
     }
 
     private void StartAttempt()
@@ -257,7 +291,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private NodeStatus Status() => new(
         _key, _nodeId, _logUrl, _state, _lastAttempt, _lastSuccess, _lastError, _consecutiveFailures, _downSince,
-        _nextPoll, _polls, _failedPolls, _linesStored, _linesDuplicate, _rejected, _bytesFetched, _latest);
+        _nextPoll, _polls, _failedPolls, _linesStored, _linesDuplicate, _rejected, _bytesFetched, _linesPushed, _lastPush, _latest);
 
     private string Name => _nodeId is null ? _key : _nodeId == _key ? _key : $"{_nodeId} ({_key})";
 

@@ -22,6 +22,17 @@ public sealed record StartPolling(string NodeKey, Uri LogUrl) : INodeMessage;
 /// <summary>The node's newest stored row, read back from the database at start.</summary>
 public sealed record RestoreLatest(string NodeKey, StoredMeasurement Latest) : INodeMessage;
 
+/// <summary>
+/// Lines the node pushed (an MQTT message), already parsed: store them, then tell the sender with its
+/// <paramref name="Tag"/> — <see cref="LinesIngested"/> once they are committed, or <see cref="LinesNotIngested"/>
+/// if they could not be (the sender keeps the message unacknowledged, and the broker keeps it).
+/// </summary>
+public sealed record IngestLines(string NodeKey, IReadOnlyList<Measurement> Lines, RejectionCounts Rejected, long Tag) : INodeMessage;
+
+public sealed record LinesIngested(string NodeKey, long Tag, int Stored, int Duplicates);
+
+public sealed record LinesNotIngested(string NodeKey, long Tag, string Reason);
+
 /// <summary>Fetch the log once, now, and answer with a <see cref="PollOutcome"/> when its lines are stored.</summary>
 public sealed record PollNow(string NodeKey) : INodeQuery;
 

@@ -29,4 +29,6 @@ public sealed record NodeStatus(
     long LinesDuplicate,
     RejectionCounts LinesRejected,
     long BytesFetched,
+    long LinesPushed,
+    DateTimeOffset? LastPush,
     StoredMeasurement? Latest);

@@ -21,6 +21,8 @@ public sealed record NodeStatusJson(
     long LinesRejected,
     IReadOnlyDictionary<string, int> LinesRejectedByReason,
     long BytesFetched,
+    long LinesPushed,
+    DateTimeOffset? LastPush,
     string? LatestTimestamp,
     string? LatestStatus,
     IReadOnlyList<string> LatestStatusMeanings)
@@ -35,6 +37,8 @@ public sealed record NodeStatusJson(
             s.LastAttempt, s.LastSuccess, s.LastError, s.ConsecutiveFailures, s.DownSince, s.NextPoll,
             s.Polls, s.FailedPolls, s.LinesStored, s.LinesDuplicate, s.LinesRejected.Total, s.LinesRejected.ToDictionary(),
             s.BytesFetched,
+            s.LinesPushed,
+            s.LastPush,
             latest is null ? null : MeasurementJson.IsoTime(latest.Timestamp),
             latest is null ? null : StatusBitNames.ToApiText(latest.Status),
             latest?.Status is { } bits ? StatusBitNames.Describe(bits) : []);
