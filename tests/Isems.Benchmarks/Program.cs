@@ -10,8 +10,8 @@ var lines = ArgValue(args, "--lines", 3657);
 
 Console.WriteLine($"ISEMS collector benchmarks — {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
 if (all || which.Contains("parse")) ParseBenchmark.Run();
-if (all || which.Contains("store")) await StoreBenchmark.RunAsync();
-if (all || which.Contains("poll")) await PollCycleBenchmark.RunAsync(nodes, lines);
+double? bareInsertRate = all || which.Contains("store") ? await StoreBenchmark.RunAsync() : null;
+if (all || which.Contains("poll")) await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate);
 return 0;
 
 static int ArgValue(string[] args, string name, int fallback)

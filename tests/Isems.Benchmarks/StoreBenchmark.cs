@@ -18,8 +18,10 @@ internal static class StoreBenchmark
     // A group is what one sender hands the writer: one node's new lines from a poll or a message.
     private const int GroupLines = Lines / Nodes;
 
-    public static async Task RunAsync()
+    /// <summary>Returns the bare loop's rate for new lines, the ceiling of a first poll cycle.</summary>
+    public static async Task<double> RunAsync()
     {
+        var bareNewLinesPerSecond = 0.0;
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         // 1,000 nodes, a group of lines each, their groups interleaved in every transaction, as a busy writer sees them.
         var lines = Enumerable.Range(0, Lines)
@@ -34,7 +36,9 @@ internal static class StoreBenchmark
             var label = $"{duplicateShare:P0} duplicates";
             Report.Row($"MeasurementStore.WriteAsync, {label}", Lines / store.TotalSeconds, "lines/s", $"{bare / store:P0} of the bare loop");
             Report.Row($"baseline: bare prepared INSERT OR IGNORE, {label}", Lines / bare.TotalSeconds, "lines/s");
+            if (duplicateShare == 0) bareNewLinesPerSecond = Lines / bare.TotalSeconds;
         }
+        return bareNewLinesPerSecond;
     }
 
     private static async Task<TimeSpan> TimeAsync(List<Measurement> lines, double duplicateShare, Func<string, List<Measurement>, Task> write)
