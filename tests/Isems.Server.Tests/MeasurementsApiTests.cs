@@ -139,6 +139,28 @@ public sealed class MeasurementsApiTests : ServerTestBase
     }
 
     [Fact]
+    public async Task A_node_known_by_address_is_one_node_after_a_restart_and_a_poll()
+    {
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 20);
+        await using (var first = new CollectorHost(Settings(node)))
+            await first.PollNowAsync(node.LogUrl.ToString());
+        node.Append();
+
+        await using var second = new CollectorHost(Settings(node));
+        var outcome = await second.PollNowAsync(node.LogUrl.ToString());
+        var client = second.CreateClient();
+
+        Assert.Equal(1, outcome.Stored);
+        var latest = JsonNode.Parse(await client.GetStringAsync("/measurements/latest"))!["measurements"]!.AsArray();
+        var only = Assert.Single(latest)!;
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(node.NewestTimestamp), DateTimeOffset.Parse((string)only["timestamp"]!));
+        var nodes = JsonNode.Parse(await client.GetStringAsync("/nodes"))!["nodes"]!.AsArray();
+        var status = Assert.Single(nodes)!;
+        Assert.Equal("Elektra-Dach", (string)status["nodeId"]!);
+        Assert.Equal(node.LogUrl.ToString(), (string)status["url"]!);
+    }
+
+    [Fact]
     public async Task The_read_endpoints_allow_any_origin()
     {
         await using var host = new CollectorHost(Settings());

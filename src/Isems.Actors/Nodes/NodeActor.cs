@@ -113,6 +113,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             pending.ReplyTo.Tell(new LinesNotIngested(_key, pending.Tag, failed.Reason));
         });
 
+        Receive<HandOver>(handOver =>
+        {
+            if (_latest is not null) handOver.Owner.Tell(new RestoreLatest(_latest.Measurement.NodeId, _latest));
+            Context.Stop(Self);
+        });
+
         Receive<GetNodeStatus>(_ => Sender.Tell(Status()));
         Receive<GetLatestMeasurement>(_ => Sender.Tell(new LatestMeasurement(_key, _latest)));
     }

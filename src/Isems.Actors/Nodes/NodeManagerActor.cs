@@ -21,6 +21,7 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
+    private readonly HashSet<string> _polledKeys = new(StringComparer.Ordinal);
 
     public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options) =>
         Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options));
@@ -37,18 +38,37 @@ public sealed class NodeManagerActor : ReceiveActor
             if (_byKey.TryGetValue(query.NodeKey, out var node)) node.Forward(query);
             else Sender.Tell(new NodeNotFound(query.NodeKey));
         });
+        Receive<StartPolling>(start =>
+        {
+            _polledKeys.Add(start.NodeKey);
+            GetOrCreate(start.NodeKey).Forward(start);
+        });
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
 
         Receive<NodeIdLearned>(learned =>
         {
             if (_byKey.TryAdd(learned.NodeId, Sender)) return;
-            if (!_byKey[learned.NodeId].Equals(Sender))
-                _log.Warning("Node id {0} reported at {1} is already known elsewhere; both are kept", learned.NodeId, learned.NodeKey);
+            var existing = _byKey[learned.NodeId];
+            if (existing.Equals(Sender)) return;
+            if (_keyOf.TryGetValue(existing, out var existingKey) && !_polledKeys.Contains(existingKey))
+            {
+                // The node's data was restored (or pushed) before its poll told who it is: one actor per node.
+                _byKey[learned.NodeId] = Sender;
+                _keyOf.Remove(existing);
+                existing.Tell(new HandOver(Sender));
+                return;
+            }
+            _log.Warning("Node id {0} is served at {1} and at {2}; both are polled", learned.NodeId, learned.NodeKey, existingKey);
         });
 
         Receive<GetFleetLatest>(_ => AskFleet<LatestMeasurement>(
             key => new GetLatestMeasurement(key),
-            replies => new FleetLatest(replies.Where(r => r.Measurement is not null).Select(r => r.Measurement!).ToList())));
+            replies => new FleetLatest(replies
+                .Where(r => r.Measurement is not null)
+                .Select(r => r.Measurement!)
+                .GroupBy(m => m.Measurement.NodeId, StringComparer.Ordinal)
+                .Select(sameNode => sameNode.MaxBy(m => m.Measurement.Timestamp)!)
+                .ToList())));
 
         Receive<GetFleetStatus>(_ => AskFleet<NodeStatus>(
             key => new GetNodeStatus(key),

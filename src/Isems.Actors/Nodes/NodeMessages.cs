@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Isems.LineFormat;
 using Isems.Storage;
 
@@ -58,6 +59,12 @@ public sealed record PollOutcome(
 
 /// <summary>A node known by its address has told its id; the manager routes that id to it too.</summary>
 public sealed record NodeIdLearned(string NodeKey, string NodeId);
+
+/// <summary>
+/// To a node actor that only held a node's data (restored or pushed) when a polled actor turns out to be that node:
+/// hand the latest measurement to <paramref name="Owner"/> and stop, so the node has one actor, not two.
+/// </summary>
+public sealed record HandOver(IActorRef Owner);
 
 /// <summary>Fleet-wide questions, answered by the manager from every node actor.</summary>
 public sealed record GetFleetLatest;
