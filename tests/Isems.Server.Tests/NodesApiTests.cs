@@ -26,6 +26,7 @@ public sealed class NodesApiTests : ServerTestBase
         Assert.Equal(5, (long)upJson["linesStored"]!);
         var downJson = nodes.Single(n => (string)n!["url"]! == down.LogUrl.ToString())!;
         Assert.Equal("down", (string)downJson["state"]!);
+        Assert.Null(downJson["nodeId"]);
         Assert.Contains("500", (string)downJson["lastError"]!);
         Assert.NotNull(downJson["downSince"]);
 

@@ -4,8 +4,9 @@ using Isems.LineFormat;
 namespace Isems.Api.Json;
 
 /// <summary>A node's health for operators: its state, and when it last failed, why.</summary>
+/// <remarks><c>nodeId</c> is null for a node known only by its address until its first good poll tells its id.</remarks>
 public sealed record NodeStatusJson(
-    string NodeId,
+    string? NodeId,
     string? Url,
     string State,
     DateTimeOffset? LastAttempt,
@@ -31,7 +32,7 @@ public sealed record NodeStatusJson(
     {
         var latest = s.Latest?.Measurement;
         return new NodeStatusJson(
-            s.NodeId ?? s.NodeKey,
+            s.NodeId,
             s.LogUrl?.ToString(),
             s.State.ToString().ToLowerInvariant(),
             s.LastAttempt, s.LastSuccess, s.LastError, s.ConsecutiveFailures, s.DownSince, s.NextPoll,
