@@ -33,6 +33,39 @@ public sealed class CollectorOptions
     [Range(0, 10, ErrorMessage = "POLL_RETRIES must be between 0 and 10.")]
     public int PollRetries { get; set; } = 3;
 
+    /// <summary>Broker host to subscribe to; unset means no MQTT (unless the embedded broker runs).</summary>
+    [ConfigurationKeyName("MQTT_SERVER")]
+    public string? MqttServer { get; set; }
+
+    [ConfigurationKeyName("MQTT_PORT")]
+    [Range(1, 65535, ErrorMessage = "MQTT_PORT must be a TCP port (1..65535).")]
+    public int MqttPort { get; set; } = 1883;
+
+    [ConfigurationKeyName("MQTT_USERNAME")]
+    public string? MqttUsername { get; set; }
+
+    [ConfigurationKeyName("MQTT_PASSWORD")]
+    public string? MqttPassword { get; set; }
+
+    [ConfigurationKeyName("MQTT_TLS")]
+    public bool MqttTls { get; set; }
+
+    /// <summary>Comma-separated topic filters, subscribed with QoS 1.</summary>
+    [ConfigurationKeyName("MQTT_TOPICS")]
+    public string MqttTopics { get; set; } = "/isems/+/csvlog,isems/+/csvlog";
+
+    [ConfigurationKeyName("MQTT_CLIENT_ID")]
+    public string? MqttClientId { get; set; }
+
+    [ConfigurationKeyName("MQTT_SILENCE_MINUTES")]
+    [Range(1, 10_080, ErrorMessage = "MQTT_SILENCE_MINUTES must be between 1 and 10080 (a week).")]
+    public int MqttSilenceMinutes { get; set; } = 10;
+
+    /// <summary>Runs an MQTT broker inside the collector on this port; the bridge then subscribes to it.</summary>
+    [ConfigurationKeyName("MQTT_EMBEDDED_BROKER_PORT")]
+    [Range(1, 65535, ErrorMessage = "MQTT_EMBEDDED_BROKER_PORT must be a TCP port (1..65535).")]
+    public int? MqttEmbeddedBrokerPort { get; set; }
+
     /// <summary>Where the Akka settings are read from; by default the <c>hocon/akka.conf</c> shipped beside the binary.</summary>
     [ConfigurationKeyName("AKKA_CONF")]
     public string? AkkaConf { get; set; }

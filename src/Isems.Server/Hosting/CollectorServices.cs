@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
+using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
 using Isems.Actors.Writing;
@@ -34,6 +35,11 @@ public static class CollectorServices
         services.AddSingleton(sp => OpenStore(sp));
         services.AddSingleton(sp => NodeLogFetcher.Create(sp.GetRequiredService<PollingOptions>()));
         services.AddSingleton<NodeAsk>();
+        services.AddSingleton(sp => MqttOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
+
+        // Registered before Akka, so the broker is listening when the bridge first connects.
+        if (configuration.Get<CollectorOptions>()?.MqttEmbeddedBrokerPort is { } brokerPort)
+            services.AddHostedService(sp => new EmbeddedBroker(brokerPort, sp.GetRequiredService<ILogger<EmbeddedBroker>>()));
 
         services.AddAkka(ActorSystemName, (akka, sp) =>
         {
@@ -61,6 +67,9 @@ public static class CollectorServices
                         nodes.Tell(new RestoreLatest(latest.Measurement.NodeId, latest));
                     foreach (var target in sp.GetRequiredService<IReadOnlyList<PollTarget>>())
                         nodes.Tell(new StartPolling(target.Key, target.LogUrl));
+
+                    if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt)
+                        registry.Register<MqttBridgeActor>(system.ActorOf(MqttBridgeActor.Props(mqtt, nodes), "mqtt"));
                 });
         });
         return services;
@@ -103,9 +112,29 @@ public static class CollectorServices
         Scheduled = scheduled,
     };
 
+    private static MqttSettings MqttOptions(CollectorOptions options)
+    {
+        var server = options.MqttServer ?? (options.MqttEmbeddedBrokerPort is null ? null : "127.0.0.1");
+        if (string.IsNullOrWhiteSpace(server)) return new MqttSettings(null);
+        return new MqttSettings(new MqttOptions
+        {
+            Server = server,
+            Port = options.MqttServer is null ? options.MqttEmbeddedBrokerPort!.Value : options.MqttPort,
+            Username = options.MqttUsername,
+            Password = options.MqttPassword,
+            Tls = options.MqttTls,
+            Topics = options.MqttTopics.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+            ClientId = options.MqttClientId ?? new MqttOptions { Server = server }.ClientId,
+            Silence = TimeSpan.FromMinutes(options.MqttSilenceMinutes),
+        });
+    }
+
     private static IReadOnlyList<PollTarget> PollTargets(CollectorOptions options) =>
         NodeAddresses.Parse(options.RouterIps).Select(url => new PollTarget(url.ToString(), url)).ToList();
 }
+
+/// <summary>The MQTT link's settings, or none when no broker is configured.</summary>
+public sealed record MqttSettings(MqttOptions? Options);
 
 /// <summary>A node to poll: its routing key (the URL, until the node tells its id) and its log URL.</summary>
 public sealed record PollTarget(string Key, Uri LogUrl);

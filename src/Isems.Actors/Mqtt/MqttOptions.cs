@@ -1,0 +1,31 @@
+namespace Isems.Actors.Mqtt;
+
+/// <summary>The broker link's settings, built once from configuration (MQTT_*) and passed down.</summary>
+public sealed record MqttOptions
+{
+    public required string Server { get; init; }
+    public int Port { get; init; } = 1883;
+    public string? Username { get; init; }
+    public string? Password { get; init; }
+    public bool Tls { get; init; }
+
+    /// <summary>Subscribed with QoS 1; the node id is the segment before the last one (<c>/isems/&lt;nodeId&gt;/csvlog</c>).</summary>
+    public IReadOnlyList<string> Topics { get; init; } = ["/isems/+/csvlog", "isems/+/csvlog"];
+
+    /// <summary>Fixed, with a persistent session: what nodes publish while the collector is away waits at the broker.</summary>
+    public string ClientId { get; init; } = $"isems-collector-{Environment.MachineName}";
+
+    public TimeSpan MinReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan MaxReconnectDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often a connected link is pinged, to notice a half-open connection.</summary>
+    public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>A connected link silent this long is reported as degraded.</summary>
+    public TimeSpan Silence { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Larger payloads are dropped (counted and acknowledged): a node sends at most 5 lines.</summary>
+    public int MaxPayloadBytes { get; init; } = 64 * 1024;
+
+    public int JitterSeed { get; init; } = Environment.TickCount;
+}

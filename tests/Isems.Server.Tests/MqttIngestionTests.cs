@@ -1,0 +1,63 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Isems.Simulator;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace Isems.Server.Tests;
+
+public sealed class MqttIngestionTests : ServerTestBase
+{
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Lines_pushed_to_the_embedded_broker_reach_the_api()
+    {
+        var port = FreePort();
+        var settings = Settings();
+        settings["MQTT_EMBEDDED_BROKER_PORT"] = port.ToString();
+        await using var host = new CollectorHost(settings);
+        var client = host.CreateClient();
+        await AwaitAsync(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>());
+
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+        await publisher.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).Build());
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var payload = string.Join("\n", Enumerable.Range(0, 5).Select(i => SimulatedLines.Esp("FF-ESP-Hof", now - 60 + i * 15)));
+        await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("/isems/FF-ESP-Hof/csvlog")
+            .WithPayload(Encoding.UTF8.GetBytes(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+
+        await AwaitAsync(async () =>
+            JsonNode.Parse(await client.GetStringAsync("/measurements/FF-ESP-Hof/latest"))!["measurements"]!.AsArray().Count == 5);
+        var latest = JsonNode.Parse(await client.GetStringAsync("/measurements/latest"))!["measurements"]!.AsArray();
+        Assert.Equal("FF-ESP-Hof", (string)Assert.Single(latest)!["nodeId"]!);
+        var mqtt = JsonNode.Parse(await client.GetStringAsync("/mqtt"))!;
+        Assert.Equal(1, (long)mqtt["messages"]!);
+    }
+
+    [Fact]
+    public async Task Without_a_broker_the_mqtt_endpoint_says_how_to_configure_one()
+    {
+        await using var host = new CollectorHost(Settings());
+        var response = await host.CreateClient().GetAsync("/mqtt");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("MQTT_SERVER", await response.Content.ReadAsStringAsync());
+    }
+
+    private static async Task AwaitAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met within 15 s");
+            await Task.Delay(50);
+        }
+    }
+}
