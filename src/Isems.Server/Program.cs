@@ -32,7 +32,11 @@ app.UseStatusCodePages();
 app.UseCors();
 app.MapControllers();
 if (demoFleet is not null)
-    app.Lifetime.ApplicationStarted.Register(() => demoFleet.PrintWelcome(app.Urls));
+    app.Lifetime.ApplicationStarted.Register(() =>
+    {
+        demoFleet.PrintWelcome(app.Urls);
+        _ = demoFleet.PublishNowAsync();
+    });
 await app.RunAsync();
 return 0;
 
