@@ -1,6 +1,6 @@
 using Isems.Benchmarks;
 
-// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [poll] [--nodes 1000] [--lines 3657]
+// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [poll] [mqtt] [--messages 100000] [--nodes 1000] [--lines 3657]
 // Prints figures beside a baseline measured in the same run on the same machine; asserts nothing.
 var which = args.Where(a => !a.StartsWith("--")).ToHashSet();
 var all = which.Count == 0;
@@ -12,6 +12,7 @@ Console.WriteLine($"ISEMS collector benchmarks — {Environment.ProcessorCount} 
 if (all || which.Contains("parse")) ParseBenchmark.Run();
 double? bareInsertRate = all || which.Contains("store") ? await StoreBenchmark.RunAsync() : null;
 if (all || which.Contains("poll")) await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate);
+if (all || which.Contains("mqtt")) await MqttBenchmark.RunAsync(ArgValue(args, "--messages", 100_000));
 return 0;
 
 static int ArgValue(string[] args, string name, int fallback)

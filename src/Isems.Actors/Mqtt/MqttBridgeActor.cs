@@ -113,7 +113,13 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             _log.Warning("MQTT link to {0} lost: {1}", Broker, lost.Reason);
             ScheduleReconnect();
         });
-        Receive<CheckLink>(_ => _client.TryPingAsync().PipeTo(Self, success: alive => new LinkChecked(alive)));
+        Receive<CheckLink>(_ =>
+        {
+            // Messages arriving prove the link; a ping queued behind thousands of them could time out and
+            // tear down a healthy link under load. Only a silent link is pinged.
+            if (_lastMessage > Now - _options.CheckInterval) return;
+            _client.TryPingAsync().PipeTo(Self, success: alive => new LinkChecked(alive));
+        });
         Receive<LinkChecked>(check =>
         {
             if (check.Alive || !_connected) return;
