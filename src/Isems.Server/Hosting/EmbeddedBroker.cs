@@ -28,7 +28,16 @@ public sealed class EmbeddedBroker(int port, ILogger<EmbeddedBroker> log) : IHos
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_server is not null) await _server.StopAsync();
+        if (_server is null) return;
+        try
+        {
+            await _server.StopAsync();
+        }
+        catch (InvalidOperationException e)
+        {
+            // MQTTnet's server can trip over a client disconnecting while it stops; the broker is going away anyway.
+            log.LogDebug(e, "Embedded MQTT broker stopped with clients still leaving");
+        }
     }
 
     public void Dispose() => _server?.Dispose();
