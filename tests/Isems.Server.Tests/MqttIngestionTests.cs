@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Isems.Simulator;
+using Isems.Testing;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -40,6 +41,37 @@ public sealed class MqttIngestionTests : ServerTestBase
         Assert.Equal("FF-ESP-Hof", (string)Assert.Single(latest)!["nodeId"]!);
         var mqtt = JsonNode.Parse(await client.GetStringAsync("/mqtt"))!;
         Assert.Equal(1, (long)mqtt["messages"]!);
+    }
+
+    [Fact]
+    public async Task What_nodes_publish_while_the_collector_process_is_down_arrives_after_it_starts()
+    {
+        await using var broker = await MosquittoBroker.StartNewAsync();
+        var settings = Settings();
+        settings["MQTT_SERVER"] = "127.0.0.1";
+        settings["MQTT_PORT"] = broker.Port.ToString();
+        settings["MQTT_CLIENT_ID"] = "collector-under-test";
+        await using (var first = new CollectorHost(settings))
+        {
+            var client = first.CreateClient();
+            await AwaitAsync(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>());
+        }
+
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+        await publisher.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", broker.Port).Build());
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        for (var round = 0; round < 20; round++)
+        {
+            var payload = string.Join("\n", Enumerable.Range(round, 5).Select(i => SimulatedLines.Esp("FF-ESP-Hof", now - 3600 + i * 15)));
+            await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("isems/FF-ESP-Hof/csvlog")
+                .WithPayload(Encoding.UTF8.GetBytes(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
+        }
+
+        await using var second = new CollectorHost(settings);
+        var api = second.CreateClient();
+        await AwaitAsync(async () =>
+            JsonNode.Parse(await api.GetStringAsync("/measurements/FF-ESP-Hof/latest"))!["measurements"]!.AsArray().Count == 24);
+        await AwaitAsync(async () => JsonNode.Parse(await api.GetStringAsync("/mqtt"))!["awaitingCommit"]!.GetValue<int>() == 0);
     }
 
     [Fact]
