@@ -40,7 +40,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
                 user root
                 persistence true
                 persistence_location {folder}/
-                autosave_interval 1
+                autosave_interval 60
                 max_inflight_messages 1000
                 max_queued_messages 0
                 max_queued_bytes 0
