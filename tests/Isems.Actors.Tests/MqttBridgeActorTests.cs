@@ -5,6 +5,7 @@ using Akka.Actor;
 using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
 using Isems.Simulator;
+using Isems.Testing;
 using MQTTnet;
 using MQTTnet.Protocol;
 using MQTTnet.Server;
@@ -17,12 +18,6 @@ public sealed class MqttBridgeActorTests(ITestOutputHelper output) : CollectorTe
 {
     private static readonly long Clock = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task<MqttServer> StartBrokerAsync(int port)
     {
@@ -58,15 +53,22 @@ public sealed class MqttBridgeActorTests(ITestOutputHelper output) : CollectorTe
         return status;
     }
 
-    [Fact]
-    public async Task Overlapping_payloads_from_many_nodes_store_every_distinct_line_once()
+    private async Task<(MqttServer Broker, IActorRef Nodes, IActorRef Bridge, IMqttClient Publisher, int Port)> ConnectedAsync()
     {
-        var port = FreePort();
-        using var broker = await StartBrokerAsync(port);
+        var port = Ports.Free();
+        var broker = await StartBrokerAsync(port);
         var nodes = StartNodes();
         var bridge = Sys.ActorOf(MqttBridgeActor.Props(new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector" }, nodes));
         AwaitLink(bridge, s => s.Connected);
-        using var publisher = await PublisherAsync(port);
+        return (broker, nodes, bridge, await PublisherAsync(port), port);
+    }
+
+    [Fact]
+    public async Task Overlapping_payloads_from_many_nodes_store_every_distinct_line_once()
+    {
+        var (broker, nodes, bridge, publisher, _) = await ConnectedAsync();
+        using var _broker = broker;
+        using var _publisher = publisher;
 
         // 20 nodes, each publishing its last 5 lines every 15 s for 10 rounds: each line arrives up to 5 times.
         for (var round = 0; round < 10; round++)
@@ -84,12 +86,9 @@ public sealed class MqttBridgeActorTests(ITestOutputHelper output) : CollectorTe
     [Fact]
     public async Task Bad_payloads_are_counted_by_kind_and_never_take_the_good_lines()
     {
-        var port = FreePort();
-        using var broker = await StartBrokerAsync(port);
-        var nodes = StartNodes();
-        var bridge = Sys.ActorOf(MqttBridgeActor.Props(new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector" }, nodes));
-        AwaitLink(bridge, s => s.Connected);
-        using var publisher = await PublisherAsync(port);
+        var (broker, nodes, bridge, publisher, _) = await ConnectedAsync();
+        using var _broker = broker;
+        using var _publisher = publisher;
 
         await PublishAsync(publisher, "/isems/esp-1/csvlog", []);
         await PublishAsync(publisher, "/isems/esp-1/csvlog", [0xFF, 0xFE, 0x3B]);
@@ -108,7 +107,7 @@ public sealed class MqttBridgeActorTests(ITestOutputHelper output) : CollectorTe
     [Fact]
     public async Task Messages_published_while_the_collector_is_away_arrive_when_it_returns()
     {
-        var port = FreePort();
+        var port = Ports.Free();
         using var broker = await StartBrokerAsync(port);
         var options = new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector" };
         var nodes = StartNodes();

@@ -11,17 +11,11 @@ namespace Isems.Server.Tests;
 
 public sealed class MqttIngestionTests : ServerTestBase
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [Fact]
     public async Task Lines_pushed_to_the_embedded_broker_reach_the_api()
     {
-        var port = FreePort();
+        var port = Ports.Free();
         var settings = Settings();
         settings["MQTT_EMBEDDED_BROKER_PORT"] = port.ToString();
         await using var host = new CollectorHost(settings);
