@@ -42,7 +42,8 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
     private sealed record CheckLink;
     private sealed record LinkChecked(bool Alive);
     private sealed record MessageArrived(MqttApplicationMessageReceivedEventArgs Args);
-    private sealed record Pending(MqttApplicationMessageReceivedEventArgs Args, int Outstanding);
+    private sealed record Pending(MqttApplicationMessageReceivedEventArgs Args, int Outstanding, IReadOnlyList<IngestLines> Parts);
+    private sealed record RetryIngest(IngestLines Part);
 
     private readonly MqttOptions _options;
     private readonly IActorRef _nodes;
@@ -132,9 +133,15 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         Receive<LinesIngested>(ingested => Settle(ingested.Tag));
         Receive<LinesNotIngested>(failed =>
         {
-            // Not acknowledged: the broker keeps the message and delivers it again after the next connect.
-            _pending.Remove(failed.Tag);
-            _lastError = $"lines of {failed.NodeKey} not stored: {failed.Reason}";
+            // Still unacknowledged, so the broker keeps it; offered again shortly, since the broker itself would
+            // redeliver only after a reconnect, and meanwhile it counts against the receive maximum.
+            _lastError = $"lines of {failed.NodeKey} not stored yet: {failed.Reason}";
+            if (_pending.TryGetValue(failed.Tag, out var pending) && pending.Parts.FirstOrDefault(p => p.NodeKey == failed.NodeKey) is { } part)
+                Timers.StartSingleTimer($"retry-{failed.Tag}-{failed.NodeKey}", new RetryIngest(part), _options.IngestRetryDelay);
+        });
+        Receive<RetryIngest>(retry =>
+        {
+            if (_pending.ContainsKey(retry.Part.Tag)) _nodes.Tell(retry.Part with { Rejected = RejectionCounts.None });
         });
 
         Receive<GetMqttStatus>(_ => Sender.Tell(Status()));
@@ -214,9 +221,9 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         }
 
         var tag = ++_tag;
-        _pending[tag] = new Pending(args, byNode.Count);
-        for (var i = 0; i < byNode.Count; i++)
-            _nodes.Tell(new IngestLines(byNode[i].Key, byNode[i].ToList(), i == 0 ? parsed.Rejections : RejectionCounts.None, tag));
+        var parts = byNode.Select((g, i) => new IngestLines(g.Key, g.ToList(), i == 0 ? parsed.Rejections : RejectionCounts.None, tag)).ToList();
+        _pending[tag] = new Pending(args, parts.Count, parts);
+        foreach (var part in parts) _nodes.Tell(part);
     }
 
     private void Settle(long tag)

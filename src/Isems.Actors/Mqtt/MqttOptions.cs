@@ -27,5 +27,8 @@ public sealed record MqttOptions
     /// <summary>Larger payloads are dropped (counted and acknowledged): a node sends at most 5 lines.</summary>
     public int MaxPayloadBytes { get; init; } = 64 * 1024;
 
+    /// <summary>How long to wait before offering again lines the writer could not take.</summary>
+    public TimeSpan IngestRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+
     public int JitterSeed { get; init; } = Environment.TickCount;
 }
