@@ -180,9 +180,8 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
 
     private void ScheduleReconnect()
     {
-        var seconds = Math.Min(_options.MinReconnectDelay.TotalSeconds * Math.Pow(2, Math.Min(_failedConnects, 16)),
-            _options.MaxReconnectDelay.TotalSeconds);
-        Timers.StartSingleTimer("connect", new Connect(), TimeSpan.FromSeconds(seconds / 2 + _jitter.NextDouble() * seconds / 2));
+        var delay = Backoff.Exponential(_options.MinReconnectDelay, _options.MaxReconnectDelay, _failedConnects);
+        Timers.StartSingleTimer("connect", new Connect(), Backoff.EqualJitter(delay, _jitter));
     }
 
     private void OnMessage(MessageArrived arrived)

@@ -34,9 +34,8 @@ public static class PollSchedule
     /// </summary>
     public static TimeSpan RetryDelay(int attempt, TimeSpan interval, Random random)
     {
-        var baseDelay = Math.Clamp(interval.TotalSeconds / 30, 1, 30);
-        var delay = Math.Min(baseDelay * Math.Pow(2, attempt - 1), interval.TotalSeconds / 4);
-        return TimeSpan.FromSeconds(delay / 2 + random.NextDouble() * delay / 2);
+        var baseDelay = TimeSpan.FromSeconds(Math.Clamp(interval.TotalSeconds / 30, 1, 30));
+        return Backoff.EqualJitter(Backoff.Exponential(baseDelay, interval / 4, attempt - 1), random);
     }
 
     /// <summary>

@@ -126,9 +126,5 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
             failure: error => new BatchFailed(batch, error));
     }
 
-    private TimeSpan RetryDelay()
-    {
-        var seconds = _options.MinRetryDelay.TotalSeconds * Math.Pow(2, Math.Min(_failures - 1, 16));
-        return TimeSpan.FromSeconds(Math.Min(seconds, _options.MaxRetryDelay.TotalSeconds));
-    }
+    private TimeSpan RetryDelay() => Backoff.Exponential(_options.MinRetryDelay, _options.MaxRetryDelay, _failures - 1);
 }
