@@ -1,9 +1,11 @@
 using Isems.Api;
 using Isems.Api.Controllers;
+using Isems.Api.Json;
 using Isems.Server.Commands;
 using Isems.Server.Configuration;
 using Isems.Server.Demo;
 using Isems.Server.Hosting;
+using Scalar.AspNetCore;
 
 // Isems.Server                 run the collector (HTTP API on http://localhost:5000 unless --urls says otherwise)
 // Isems.Server --demo          the same, with simulated nodes on loopback to show data flowing
@@ -24,13 +26,20 @@ builder.Services.AddIsemsCollector(builder.Configuration);
 builder.Services.AddProblemDetails();
 builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>
     policy.AllowAnyOrigin().AllowAnyHeader().WithMethods("GET", "HEAD", "OPTIONS")));
-builder.Services.AddControllers().AddApplicationPart(typeof(MeasurementsController).Assembly);
+builder.Services.AddControllers()
+    .AddApplicationPart(typeof(MeasurementsController).Assembly)
+    .AddJsonOptions(json => json.JsonSerializerOptions.Converters.Add(new UtcTimeConverter()));
+builder.Services.AddIsemsOpenApi();
 
 var app = builder.Build();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseCors();
 app.MapControllers();
+app.MapOpenApi();
+app.MapScalarApiReference("/docs", docs => docs
+    .WithTitle("ISEMS collector API")
+    .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
 if (demoFleet is not null)
     app.Lifetime.ApplicationStarted.Register(() =>
     {

@@ -14,6 +14,14 @@ public sealed record LinesWritten(long CorrelationId, WriteOutcome Outcome);
 /// <summary>The lines were not stored (the database has been away long enough for the buffer to fill); send them again later.</summary>
 public sealed record LinesNotWritten(long CorrelationId, string Reason);
 
+/// <summary>
+/// Delete every stored row of this node (an operator purged it). Runs after every line queued before it, so a line of
+/// the node that was on its way is deleted too; answered with <see cref="NodeRowsDeleted"/>, retried like a write.
+/// </summary>
+public sealed record DeleteNodeRows(string NodeId, long CorrelationId);
+
+public sealed record NodeRowsDeleted(string NodeId, long CorrelationId, int Rows);
+
 public sealed record WriterOptions
 {
     /// <summary>Most lines committed in one transaction.</summary>
@@ -39,11 +47,15 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
     private sealed record BatchCommitted(IReadOnlyList<Pending> Batch, IReadOnlyList<WriteOutcome> Outcomes);
     private sealed record BatchFailed(IReadOnlyList<Pending> Batch, Exception Error);
     private sealed record RetryBatch(IReadOnlyList<Pending> Batch);
+    private sealed record Deletion(DeleteNodeRows Request, IActorRef ReplyTo);
+    private sealed record DeletionDone(Deletion Deletion, int Rows);
+    private sealed record DeletionFailed(Deletion Deletion, Exception Error);
 
     private readonly MeasurementStore _store;
     private readonly WriterOptions _options;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Queue<Pending> _waiting = new();
+    // Writes and deletions in the order they came; a deletion runs alone, between two batches.
+    private readonly Queue<object> _waiting = new();
     private int _waitingLines;
     private bool _committing;
     private int _failures;
@@ -98,22 +110,60 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
         });
 
         Receive<RetryBatch>(retry => Commit(retry.Batch));
+
+        Receive<DeleteNodeRows>(request =>
+        {
+            _waiting.Enqueue(new Deletion(request, Sender));
+            CommitNext();
+        });
+        Receive<DeletionDone>(done =>
+        {
+            _failures = 0;
+            _committing = false;
+            _log.Info("Deleted {0} rows of node {1}", done.Rows, done.Deletion.Request.NodeId);
+            done.Deletion.ReplyTo.Tell(new NodeRowsDeleted(done.Deletion.Request.NodeId, done.Deletion.Request.CorrelationId, done.Rows));
+            CommitNext();
+        });
+        Receive<DeletionFailed>(failed =>
+        {
+            _failures++;
+            var delay = RetryDelay();
+            _log.Warning("Deleting the rows of node {0} failed, retrying in {1:0.#} s: {2}",
+                failed.Deletion.Request.NodeId, delay.TotalSeconds, failed.Error.Message);
+            Timers.StartSingleTimer("retry", failed.Deletion, delay);
+        });
+        Receive<Deletion>(Delete);
     }
 
     private void CommitNext()
     {
         if (_committing || _waiting.Count == 0) return;
+        _committing = true;
+        if (_waiting.Peek() is Deletion deletion)
+        {
+            _waiting.Dequeue();
+            Delete(deletion);
+            return;
+        }
         var batch = new List<Pending>();
         var lines = 0;
-        while (_waiting.TryPeek(out var next) && (batch.Count == 0 || lines + next.Request.Lines.Count <= _options.MaxBatchLines))
+        while (_waiting.TryPeek(out var head) && head is Pending next
+               && (batch.Count == 0 || lines + next.Request.Lines.Count <= _options.MaxBatchLines))
         {
             _waiting.Dequeue();
             batch.Add(next);
             lines += next.Request.Lines.Count;
         }
         _waitingLines -= lines;
-        _committing = true;
         Commit(batch);
+    }
+
+    private void Delete(Deletion deletion)
+    {
+        var store = _store;
+        Task.Run(() => store.DeleteNodeAsync(deletion.Request.NodeId)).PipeTo(Self,
+            success: rows => new DeletionDone(deletion, rows),
+            failure: error => new DeletionFailed(deletion, error));
     }
 
     private void Commit(IReadOnlyList<Pending> batch)

@@ -66,6 +66,10 @@ public sealed class CollectorOptions
     [Range(1, 65535, ErrorMessage = "MQTT_EMBEDDED_BROKER_PORT must be a TCP port (1..65535).")]
     public int? MqttEmbeddedBrokerPort { get; set; }
 
+    /// <summary>The bearer token the admin API asks for; unset, the admin API is off (403 with how to turn it on).</summary>
+    [ConfigurationKeyName("ISEMS_ADMIN_TOKEN")]
+    public string? AdminToken { get; set; }
+
     /// <summary>Where the Akka settings are read from; by default the <c>hocon/akka.conf</c> shipped beside the binary.</summary>
     [ConfigurationKeyName("AKKA_CONF")]
     public string? AkkaConf { get; set; }

@@ -1,14 +1,18 @@
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Event;
 using Akka.Hosting;
+using Akka.Persistence.Sql.Hosting;
 using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
+using Isems.Actors.Registry;
 using Isems.Actors.Writing;
 using Isems.Api;
 using Isems.Api.Controllers;
 using Isems.Server.Configuration;
 using Isems.Storage;
+using LinqToDB;
 using Microsoft.Extensions.Options;
 
 namespace Isems.Server.Hosting;
@@ -29,12 +33,12 @@ public static class CollectorServices
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => PollTargets(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
+        services.AddSingleton(sp => ConfiguredNodes(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
         services.AddSingleton(sp => PollingOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value, scheduled));
         services.AddSingleton(sp => ApiOptions(sp));
         services.AddSingleton(sp => OpenStore(sp));
         services.AddSingleton(sp => NodeLogFetcher.Create(sp.GetRequiredService<PollingOptions>()));
-        services.AddSingleton<NodeAsk>();
+        services.AddSingleton(typeof(ActorAsk<>));
         services.AddSingleton(sp => MqttOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
 
         // Registered before Akka, so the broker is listening when the bridge first connects.
@@ -44,7 +48,12 @@ public static class CollectorServices
         services.AddAkka(ActorSystemName, (akka, sp) =>
         {
             var options = sp.GetRequiredService<IOptions<CollectorOptions>>().Value;
+            var journal = DatabaseTarget.Parse(options.DatabaseUrl, Directory.GetCurrentDirectory()).RegistryJournal();
             akka.AddHocon(LoadHocon(options), HoconAddMode.Prepend)
+                .WithSqlPersistence(
+                    journal.ConnectionString,
+                    journal.Kind == DatabaseKind.Sqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL,
+                    autoInitialize: true)
                 .ConfigureLoggers(loggers =>
                 {
                     loggers.ClearLoggers();
@@ -65,14 +74,34 @@ public static class CollectorServices
                     // so the API answers after a restart exactly as before it.
                     foreach (var latest in store.LatestPerNodeAsync().GetAwaiter().GetResult())
                         nodes.Tell(new RestoreLatest(latest.Measurement.NodeId, latest));
-                    foreach (var target in sp.GetRequiredService<IReadOnlyList<PollTarget>>())
-                        nodes.Tell(new StartPolling(target.Key, target.LogUrl));
+                    StartRegistry(system, registry, nodes, sp.GetRequiredService<ConfiguredNodes>(), persist: scheduled);
 
                     if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt)
                         registry.Register<MqttBridgeActor>(system.ActorOf(MqttBridgeActor.Props(mqtt, nodes), "mqtt"));
                 });
         });
         return services;
+    }
+
+    /// <summary>
+    /// The registry recovers the nodes operators configured, merges ISEMS_ROUTER_IPS in, and tells the node actors to
+    /// poll. The host waits for that, so the API never answers before the nodes it lists are there.
+    /// </summary>
+    private static void StartRegistry(ActorSystem system, IActorRegistry registry, IActorRef nodes, ConfiguredNodes configured, bool persist)
+    {
+        var nodeRegistry = system.ActorOf(NodeRegistryActor.Props(nodes), "node-registry");
+        registry.Register<NodeRegistryActor>(nodeRegistry);
+        try
+        {
+            nodeRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes(configured.Urls, persist), TimeSpan.FromSeconds(60))
+                .GetAwaiter().GetResult();
+        }
+        catch (AskTimeoutException)
+        {
+            // The journal's database is away; the registry keeps trying through Akka.Persistence, and the admin API
+            // answers 503 meanwhile.
+            system.Log.Error("The node registry did not recover within 60 s; polling starts when it does");
+        }
     }
 
     private static Config LoadHocon(CollectorOptions options)
@@ -101,7 +130,11 @@ public static class CollectorServices
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Isems.Configuration").LogWarning(
                 "HIDE_INACTIVE_AFTER_DAYS='{Value}' is not an integer; using {Default} days", options.HideInactiveAfterDays,
                 CollectorOptions.DefaultHideInactiveAfterDays);
-        return new ApiOptions { HideInactiveAfter = TimeSpan.FromDays(days ?? CollectorOptions.DefaultHideInactiveAfterDays) };
+        return new ApiOptions
+        {
+            HideInactiveAfter = TimeSpan.FromDays(days ?? CollectorOptions.DefaultHideInactiveAfterDays),
+            AdminToken = string.IsNullOrWhiteSpace(options.AdminToken) ? null : options.AdminToken.Trim(),
+        };
     }
 
     private static PollingOptions PollingOptions(CollectorOptions options, bool scheduled) => new()
@@ -129,12 +162,11 @@ public static class CollectorServices
         });
     }
 
-    private static IReadOnlyList<PollTarget> PollTargets(CollectorOptions options) =>
-        NodeAddresses.Parse(options.RouterIps).Select(url => new PollTarget(url.ToString(), url)).ToList();
+    private static ConfiguredNodes ConfiguredNodes(CollectorOptions options) => new(NodeAddresses.Parse(options.RouterIps));
 }
 
 /// <summary>The MQTT link's settings, or none when no broker is configured.</summary>
 public sealed record MqttSettings(MqttOptions? Options);
 
-/// <summary>A node to poll: its routing key (the URL, until the node tells its id) and its log URL.</summary>
-public sealed record PollTarget(string Key, Uri LogUrl);
+/// <summary>The nodes ISEMS_ROUTER_IPS names, merged into the node registry at start.</summary>
+public sealed record ConfiguredNodes(IReadOnlyList<Uri> Urls);
