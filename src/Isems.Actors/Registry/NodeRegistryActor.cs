@@ -23,7 +23,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, RegisteredNode> _byId = new(StringComparer.Ordinal);
 
-    // Nodes from configuration an operator removed: they stay removed although ISEMS_ROUTER_IPS still names them.
+    // URLs of nodes from configuration an operator removed: they stay removed although ISEMS_ROUTER_IPS still names them.
     private readonly HashSet<string> _removedConfigured = new(StringComparer.Ordinal);
 
     // False once a merge was held in memory only: from then on nothing may be snapshotted, as it is not in the journal.
@@ -41,7 +41,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             if (offer.Snapshot is not RegistrySnapshot snapshot) return;
             foreach (var node in snapshot.Nodes) _byId[node.Id] = node;
-            _removedConfigured.UnionWith(snapshot.RemovedConfiguredIds);
+            _removedConfigured.UnionWith(snapshot.RemovedConfiguredUrls);
         });
         Recover<IRegistryEvent>(Apply);
         Recover<RecoveryCompleted>(_ =>
@@ -136,25 +136,20 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
 
     private void OnMerge(MergeConfiguredNodes merge)
     {
+        // Entries are matched by URL: a node already registered under it (from configuration or by an operator) is
+        // left as it is, and one an operator removed stays removed.
         var events = new List<IRegistryEvent>();
-        var wanted = new Dictionary<string, Uri>(StringComparer.Ordinal);
+        var planned = new HashSet<string>(StringComparer.Ordinal);
         foreach (var url in merge.Urls)
         {
-            var id = ConfiguredId(url, wanted);
-            wanted[id] = url;
-            if (_removedConfigured.Contains(id)) continue;
-            if (_byId.TryGetValue(id, out var existing))
-            {
-                if (existing.Source == NodeSource.Configuration && !existing.ChangedByOperator && existing.Url != url)
-                    events.Add(new NodeChanged(existing with { Url = url, ChangedAt = Now }));
-                continue;
-            }
-            if (OwnerOf(url, exceptId: null) is not null) continue;
+            if (_removedConfigured.Contains(url.ToString()) || OwnerOf(url, exceptId: null) is not null) continue;
+            var id = ConfiguredId(url, planned);
+            planned.Add(id);
             events.Add(new NodeAdded(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
                 NodeSource.Configuration, ChangedByOperator: false, Now, Now, PollingKey: url.ToString())));
         }
         foreach (var gone in _byId.Values.Where(n =>
-                     n.Source == NodeSource.Configuration && !n.ChangedByOperator && !wanted.ContainsKey(n.Id)))
+                     n.Source == NodeSource.Configuration && !n.ChangedByOperator && !merge.Urls.Contains(n.Url)))
             events.Add(new NodeRemoved(gone.Id, ByOperator: false));
 
         var retired = events.OfType<NodeRemoved>().Select(r => _byId[r.Id].PollingKey).ToList();
@@ -163,8 +158,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             if (events.Count > 0) _log.Info("ISEMS_ROUTER_IPS merged into the node registry: {0} changes", events.Count);
             foreach (var key in retired) _nodes.Tell(new RetireNode(key, PurgeRows: false));
-            foreach (var node in events.OfType<NodeAdded>().Select(a => a.Node).Concat(events.OfType<NodeChanged>().Select(c => c.Node)))
-                _nodes.Tell(Polling(node, pollAtOnce: false));
+            foreach (var added in events.OfType<NodeAdded>()) _nodes.Tell(Polling(added.Node, pollAtOnce: false));
             replyTo.Tell(new RegistryEntries(Sorted()));
         }
 
@@ -185,14 +179,13 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             case NodeAdded added:
                 _byId[added.Node.Id] = added.Node;
-                _removedConfigured.Remove(added.Node.Id);
+                _removedConfigured.Remove(added.Node.Url.ToString());
                 break;
             case NodeChanged changed:
                 _byId[changed.Node.Id] = changed.Node;
                 break;
             case NodeRemoved removed:
-                _byId.Remove(removed.Id);
-                if (removed.ByOperator) _removedConfigured.Add(removed.Id);
+                if (_byId.Remove(removed.Id, out var node) && removed.ByOperator) _removedConfigured.Add(node.Url.ToString());
                 break;
         }
         if (!IsRecovering && _persisting && LastSequenceNr % SnapshotEvery == 0)
@@ -209,13 +202,13 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     }
 
     /// <summary>
-    /// A node from configuration is named by its address (<c>10.36.158.33</c>, <c>host:8080</c>) until an operator
-    /// gives it more; two URLs on one host get <c>~2</c>, <c>~3</c>.
+    /// A node from configuration is named by its address (<c>10.36.158.33</c>, <c>host:8080</c>); a second URL on the
+    /// same host gets <c>~2</c>, and so on.
     /// </summary>
-    private static string ConfiguredId(Uri url, IReadOnlyDictionary<string, Uri> taken)
+    private string ConfiguredId(Uri url, IReadOnlySet<string> planned)
     {
         var id = url.Authority;
-        for (var n = 2; taken.ContainsKey(id); n++) id = $"{url.Authority}~{n}";
+        for (var n = 2; _byId.ContainsKey(id) || planned.Contains(id); n++) id = $"{url.Authority}~{n}";
         return id;
     }
 

@@ -45,8 +45,8 @@ public sealed record NodeAdded(RegisteredNode Node) : IRegistryEvent;
 
 public sealed record NodeChanged(RegisteredNode Node) : IRegistryEvent;
 
-/// <summary><paramref name="ByOperator"/>: an operator removed a node from configuration, and it stays removed.</summary>
+/// <summary><paramref name="ByOperator"/>: an operator removed a node from configuration; its URL stays removed.</summary>
 public sealed record NodeRemoved(string Id, bool ByOperator) : IRegistryEvent;
 
 /// <summary>The registry's whole state, saved every so many events so that recovery replays few.</summary>
-public sealed record RegistrySnapshot(RegisteredNode[] Nodes, string[] RemovedConfiguredIds);
+public sealed record RegistrySnapshot(RegisteredNode[] Nodes, string[] RemovedConfiguredUrls);
