@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
+using Akka.Pattern;
 using Akka.Persistence.Sql.Hosting;
 using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
@@ -89,7 +90,12 @@ public static class CollectorServices
     /// </summary>
     private static void StartRegistry(ActorSystem system, IActorRegistry registry, IActorRef nodes, ConfiguredNodes configured, bool persist)
     {
-        var nodeRegistry = system.ActorOf(NodeRegistryActor.Props(nodes), "node-registry");
+        // A journal that cannot be read or written stops a persistent actor; the supervisor starts it again, with
+        // backoff, and it recovers from the journal, so a database outage costs refused changes, never lost ones.
+        var nodeRegistry = system.ActorOf(
+            BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+                NodeRegistryActor.Props(nodes), "registry", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)),
+            "node-registry");
         registry.Register<NodeRegistryActor>(nodeRegistry);
         try
         {
