@@ -1,5 +1,6 @@
 using Isems.Api;
 using Isems.Api.Controllers;
+using Isems.Api.Health;
 using Isems.Api.Json;
 using Isems.Server.Commands;
 using Isems.Server.Configuration;
@@ -22,6 +23,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
     builder.WebHost.UseUrls("http://localhost:5000");
 
 if (!ConfigurationCheck.Passes(builder.Configuration)) return 2;
+builder.AddIsemsLogging();
 builder.Services.AddIsemsCollector(builder.Configuration);
 builder.Services.AddProblemDetails();
 builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>
@@ -36,6 +38,7 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 app.UseCors();
 app.MapControllers();
+app.MapIsemsHealth();
 app.MapOpenApi();
 app.MapScalarApiReference("/docs", docs => docs
     .WithTitle("ISEMS collector API")

@@ -144,6 +144,13 @@ public sealed class MeasurementStore : IDisposable
         return await RunAsync(db => db.GetTable<MeasurementRow>().Where(r => r.NodeId == nodeId).DeleteAsync(ct), ct).ConfigureAwait(false);
     }
 
+    /// <summary>Answers when the database does: for readiness checks while nothing is being written.</summary>
+    public async Task PingAsync(CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await RunAsync(db => db.ExecuteAsync("SELECT 1", ct), ct).ConfigureAwait(false);
+    }
+
     public async Task<long> CountAsync(CancellationToken ct = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);

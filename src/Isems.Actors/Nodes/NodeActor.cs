@@ -26,6 +26,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly NodeLogFetcher _fetcher;
     private readonly PollGate _gate;
     private readonly PollingOptions _options;
+    private readonly CollectorMetrics _metrics;
     private readonly Random _jitter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -56,11 +57,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options) =>
-        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options));
+    public static Props Props(
+        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, CollectorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, metrics ?? CollectorMetrics.None));
 
-    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options)
+    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, CollectorMetrics metrics)
     {
+        _metrics = metrics;
         _key = nodeKey;
         _writer = writer;
         _fetcher = fetcher;
@@ -123,6 +126,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             // The database is away, not the node: the node keeps its state, and the lines are fetched again next time.
             _writing = null;
+            _metrics.Poll("not_stored");
             EndAttempt(false, 0, 0, RejectionCounts.None, $"lines not stored: {failed.Reason}", nodeFailed: false);
         });
 
@@ -191,6 +195,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _lastPush = Now;
         _linesPushed += ingest.Lines.Count + ingest.Rejected.Total;
         _rejected = _rejected.Add(ingest.Rejected);
+        _metrics.Rejected(ingest.Rejected);
         if (ingest.Lines.Count == 0)
         {
             Sender.Tell(new LinesIngested(_key, ingest.Tag, 0, 0));
@@ -236,11 +241,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             case LogFetched log:
                 var parsed = LineParser.ParsePayload(log.Content, Now.ToUnixTimeSeconds());
+                _metrics.Rejected(parsed.Rejections);
                 if (log.FromStart && _position.Offset > 0)
                     _log.Debug("Node {0}: reading the whole log again (rotated, or Range not honoured)", Name);
                 if (parsed.Lines.Count == 0)
                 {
                     _position = log.Next;
+                    _metrics.Poll("success");
                     EndAttempt(true, 0, 0, parsed.Rejections, RejectionNote(parsed), nodeFailed: false);
                     return;
                 }
@@ -250,10 +257,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
             case LogMissing:
                 _position = LogPosition.Start;
+                _metrics.Poll("no_log");
                 EndAttempt(true, 0, 0, RejectionCounts.None, "no log (HTTP 404): rotated away until its next line", nodeFailed: false);
                 break;
 
             case FetchFailed failed:
+                _metrics.Poll("failure");
                 EndAttempt(false, 0, 0, RejectionCounts.None, failed.Error, nodeFailed: true);
                 break;
         }
@@ -278,6 +287,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         var note = own.Count == 0 && newest.Count > 0
             ? $"the log's lines carry the id '{newest[0].Measurement.NodeId}', not '{_nodeId}'; they are stored under their own id"
             : RejectionNote(parsed);
+        _metrics.Poll("success");
         EndAttempt(true, written.Outcome.Stored, written.Outcome.Duplicates, parsed.Rejections, note, nodeFailed: false);
     }
 

@@ -18,17 +18,19 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly NodeLogFetcher _fetcher;
     private readonly PollingOptions _options;
     private readonly PollGate _gate;
+    private readonly CollectorMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
     private readonly HashSet<string> _polledKeys = new(StringComparer.Ordinal);
     private int _incarnations;
 
-    public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options) =>
-        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options));
+    public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None));
 
-    public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options)
+    public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics)
     {
+        _metrics = metrics;
         _writer = writer;
         _fetcher = fetcher;
         _options = options;
@@ -88,7 +90,7 @@ public sealed class NodeManagerActor : ReceiveActor
     private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options), ActorName(key));
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _metrics), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;

@@ -22,6 +22,17 @@ public sealed record DeleteNodeRows(string NodeId, long CorrelationId);
 
 public sealed record NodeRowsDeleted(string NodeId, long CorrelationId, int Rows);
 
+/// <summary>Answered with a <see cref="WriterStatus"/>: is the database taking lines?</summary>
+public sealed record GetWriterStatus
+{
+    public static readonly GetWriterStatus Instance = new();
+}
+
+public sealed record WriterStatus(int BufferedLines, int ConsecutiveFailures, DateTimeOffset? FailingSince, string? LastError)
+{
+    public bool Failing => ConsecutiveFailures > 0;
+}
+
 public sealed record WriterOptions
 {
     /// <summary>Most lines committed in one transaction.</summary>
@@ -44,7 +55,7 @@ public sealed record WriterOptions
 public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
 {
     private sealed record Pending(WriteLines Request, IActorRef ReplyTo);
-    private sealed record BatchCommitted(IReadOnlyList<Pending> Batch, IReadOnlyList<WriteOutcome> Outcomes);
+    private sealed record BatchCommitted(IReadOnlyList<Pending> Batch, IReadOnlyList<WriteOutcome> Outcomes, TimeSpan Took);
     private sealed record BatchFailed(IReadOnlyList<Pending> Batch, Exception Error);
     private sealed record RetryBatch(IReadOnlyList<Pending> Batch);
     private sealed record Deletion(DeleteNodeRows Request, IActorRef ReplyTo);
@@ -53,22 +64,26 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
 
     private readonly MeasurementStore _store;
     private readonly WriterOptions _options;
+    private readonly CollectorMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     // Writes and deletions in the order they came; a deletion runs alone, between two batches.
     private readonly Queue<object> _waiting = new();
     private int _waitingLines;
     private bool _committing;
     private int _failures;
+    private DateTimeOffset? _failingSince;
+    private string? _lastError;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(MeasurementStore store, WriterOptions options) =>
-        Akka.Actor.Props.Create(() => new MeasurementWriterActor(store, options));
+    public static Props Props(MeasurementStore store, WriterOptions options, CollectorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new MeasurementWriterActor(store, options, metrics ?? CollectorMetrics.None));
 
-    public MeasurementWriterActor(MeasurementStore store, WriterOptions options)
+    public MeasurementWriterActor(MeasurementStore store, WriterOptions options, CollectorMetrics metrics)
     {
         _store = store;
         _options = options;
+        _metrics = metrics;
 
         Receive<WriteLines>(request =>
         {
@@ -85,14 +100,17 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
             }
             _waiting.Enqueue(new Pending(request, Sender));
             _waitingLines += request.Lines.Count;
+            _metrics.Buffered(_waitingLines);
             CommitNext();
         });
 
         Receive<BatchCommitted>(done =>
         {
             if (_failures > 0) _log.Info("Database writable again after {0} failed attempts", _failures);
-            _failures = 0;
+            Recovered();
             _committing = false;
+            _metrics.Committed(done.Batch.Sum(p => p.Request.Lines.Count), done.Outcomes.Sum(o => o.Stored),
+                done.Outcomes.Sum(o => o.Duplicates), done.Took);
             for (var i = 0; i < done.Batch.Count; i++)
                 done.Batch[i].ReplyTo.Tell(new LinesWritten(done.Batch[i].Request.CorrelationId, done.Outcomes[i]));
             CommitNext();
@@ -100,7 +118,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
 
         Receive<BatchFailed>(failed =>
         {
-            _failures++;
+            Failed(failed.Error);
             var delay = RetryDelay();
             // The first failure and then every tenth: an outage of hours should not fill the log.
             if (_failures == 1 || _failures % 10 == 0)
@@ -118,7 +136,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
         });
         Receive<DeletionDone>(done =>
         {
-            _failures = 0;
+            Recovered();
             _committing = false;
             _log.Info("Deleted {0} rows of node {1}", done.Rows, done.Deletion.Request.NodeId);
             done.Deletion.ReplyTo.Tell(new NodeRowsDeleted(done.Deletion.Request.NodeId, done.Deletion.Request.CorrelationId, done.Rows));
@@ -126,13 +144,29 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
         });
         Receive<DeletionFailed>(failed =>
         {
-            _failures++;
+            Failed(failed.Error);
             var delay = RetryDelay();
             _log.Warning("Deleting the rows of node {0} failed, retrying in {1:0.#} s: {2}",
                 failed.Deletion.Request.NodeId, delay.TotalSeconds, failed.Error.Message);
             Timers.StartSingleTimer("retry", failed.Deletion, delay);
         });
         Receive<Deletion>(Delete);
+
+        Receive<GetWriterStatus>(_ => Sender.Tell(new WriterStatus(_waitingLines, _failures, _failingSince, _lastError)));
+    }
+
+    private void Failed(Exception error)
+    {
+        if (_failures++ == 0) _failingSince = Context.System.Scheduler.Now;
+        _lastError = error.Message;
+        _metrics.CommitFailed();
+    }
+
+    private void Recovered()
+    {
+        _failures = 0;
+        _failingSince = null;
+        _lastError = null;
     }
 
     private void CommitNext()
@@ -155,6 +189,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
             lines += next.Request.Lines.Count;
         }
         _waitingLines -= lines;
+        _metrics.Buffered(_waitingLines);
         Commit(batch);
     }
 
@@ -170,9 +205,10 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
     {
         var groups = batch.Select(p => p.Request.Lines).ToArray();
         var store = _store;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // Task.Run: SQLite's driver does its I/O synchronously, and this actor's thread must stay free.
         Task.Run(() => store.WriteAsync(groups)).PipeTo(Self,
-            success: outcomes => new BatchCommitted(batch, outcomes),
+            success: outcomes => new BatchCommitted(batch, outcomes, System.Diagnostics.Stopwatch.GetElapsedTime(started)),
             failure: error => new BatchFailed(batch, error));
     }
 

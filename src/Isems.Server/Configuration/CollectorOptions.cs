@@ -70,6 +70,15 @@ public sealed class CollectorOptions
     [ConfigurationKeyName("ISEMS_ADMIN_TOKEN")]
     public string? AdminToken { get; set; }
 
+    /// <summary><c>text</c> (default) or <c>json</c>: one JSON object per log line, for journald or a log shipper.</summary>
+    [ConfigurationKeyName("LOG_FORMAT")]
+    [RegularExpression("^(text|json)$", ErrorMessage = "LOG_FORMAT must be 'text' or 'json'.")]
+    public string LogFormat { get; set; } = "text";
+
+    /// <summary>Errors (and the warnings before them, as breadcrumbs) go to Sentry when set.</summary>
+    [ConfigurationKeyName("SENTRY_DSN")]
+    public string? SentryDsn { get; set; }
+
     /// <summary>Where the Akka settings are read from; by default the <c>hocon/akka.conf</c> shipped beside the binary.</summary>
     [ConfigurationKeyName("AKKA_CONF")]
     public string? AkkaConf { get; set; }

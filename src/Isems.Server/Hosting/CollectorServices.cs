@@ -11,6 +11,10 @@ using Isems.Actors.Registry;
 using Isems.Actors.Writing;
 using Isems.Api;
 using Isems.Api.Controllers;
+using Isems.Api.Health;
+using Isems.Api.Metrics;
+using Isems.Actors;
+using System.Diagnostics.Metrics;
 using Isems.Server.Configuration;
 using Isems.Storage;
 using LinqToDB;
@@ -34,6 +38,10 @@ public static class CollectorServices
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddSingleton(sp => new CollectorMetrics(sp.GetRequiredService<IMeterFactory>()));
+        services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<IMeterFactory>()));
+        services.AddIsemsReadiness();
         services.AddSingleton(sp => ConfiguredNodes(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
         services.AddSingleton(sp => PollingOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value, scheduled));
         services.AddSingleton(sp => ApiOptions(sp));
@@ -55,6 +63,7 @@ public static class CollectorServices
                     journal.ConnectionString,
                     journal.Kind == DatabaseKind.Sqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL,
                     autoInitialize: true)
+                .WithActorSystemLivenessCheck()
                 .ConfigureLoggers(loggers =>
                 {
                     loggers.ClearLoggers();
@@ -63,11 +72,14 @@ public static class CollectorServices
                 .WithActors((system, registry, _) =>
                 {
                     var store = sp.GetRequiredService<MeasurementStore>();
-                    var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions()), "writer");
+                    // Listening before the first measurement is recorded, so /metrics misses none.
+                    sp.GetRequiredService<PrometheusExporter>();
+                    var metrics = sp.GetRequiredService<CollectorMetrics>();
+                    var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions(), metrics), "writer");
                     registry.Register<MeasurementWriterActor>(writer);
 
                     var nodes = system.ActorOf(
-                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>()),
+                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics),
                         "nodes");
                     registry.Register<NodeManagerActor>(nodes);
 
