@@ -58,6 +58,9 @@ public sealed record DatabaseTarget(DatabaseKind Kind, string ConnectionString)
             DataSource = Path.GetFullPath(path),
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
+            // How long a command waits for a lock another process holds: as long as busy_timeout, so a held lock
+            // shows as a failed commit (retried, reported by /readyz) after seconds, not after the driver's 30 s.
+            DefaultTimeout = SqliteSession.BusyTimeoutMilliseconds / 1000,
         };
         return new DatabaseTarget(DatabaseKind.Sqlite, builder.ConnectionString);
     }
