@@ -22,6 +22,20 @@ public sealed record DeleteNodeRows(string NodeId, long CorrelationId);
 
 public sealed record NodeRowsDeleted(string NodeId, long CorrelationId, int Rows);
 
+/// <summary>
+/// Answered with <see cref="WriterFlushed"/> once every line sent before it is committed: a graceful stop waits for
+/// this, so what was received is in the database before the process ends.
+/// </summary>
+public sealed record FlushWriter
+{
+    public static readonly FlushWriter Instance = new();
+}
+
+public sealed record WriterFlushed
+{
+    public static readonly WriterFlushed Instance = new();
+}
+
 /// <summary>Answered with a <see cref="WriterStatus"/>: is the database taking lines?</summary>
 public sealed record GetWriterStatus
 {
@@ -61,12 +75,14 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
     private sealed record Deletion(DeleteNodeRows Request, IActorRef ReplyTo);
     private sealed record DeletionDone(Deletion Deletion, int Rows);
     private sealed record DeletionFailed(Deletion Deletion, Exception Error);
+    private sealed record FlushBarrier(IActorRef ReplyTo);
 
     private readonly MeasurementStore _store;
     private readonly WriterOptions _options;
     private readonly CollectorMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    // Writes and deletions in the order they came; a deletion runs alone, between two batches.
+    // Writes, deletions and flushes in the order they came; a deletion runs alone, between two batches, and a flush is
+    // answered when everything before it is done.
     private readonly Queue<object> _waiting = new();
     private int _waitingLines;
     private bool _committing;
@@ -152,6 +168,12 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
         });
         Receive<Deletion>(Delete);
 
+        Receive<FlushWriter>(_ =>
+        {
+            _waiting.Enqueue(new FlushBarrier(Sender));
+            CommitNext();
+        });
+
         Receive<GetWriterStatus>(_ => Sender.Tell(new WriterStatus(_waitingLines, _failures, _failingSince, _lastError)));
     }
 
@@ -171,6 +193,11 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
 
     private void CommitNext()
     {
+        while (!_committing && _waiting.TryPeek(out var head) && head is FlushBarrier flush)
+        {
+            _waiting.Dequeue();
+            flush.ReplyTo.Tell(WriterFlushed.Instance);
+        }
         if (_committing || _waiting.Count == 0) return;
         _committing = true;
         if (_waiting.Peek() is Deletion deletion)

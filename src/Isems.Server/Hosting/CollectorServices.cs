@@ -77,6 +77,7 @@ public static class CollectorServices
                     var metrics = sp.GetRequiredService<CollectorMetrics>();
                     var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions(), metrics), "writer");
                     registry.Register<MeasurementWriterActor>(writer);
+                    FlushOnStop(system, writer);
 
                     var nodes = system.ActorOf(
                         NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics),
@@ -121,6 +122,25 @@ public static class CollectorServices
             system.Log.Error("The node registry did not recover within 60 s; polling starts when it does");
         }
     }
+
+    /// <summary>
+    /// A graceful stop (SIGTERM, Ctrl+C) commits what the writer holds before the actor system ends. What it cannot
+    /// commit in time is not lost: polled lines are fetched again, pushed ones were not acknowledged.
+    /// </summary>
+    private static void FlushOnStop(ActorSystem system, IActorRef writer) =>
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-writer", async () =>
+        {
+            try
+            {
+                await writer.Ask<WriterFlushed>(FlushWriter.Instance, TimeSpan.FromSeconds(8));
+                system.Log.Info("Writer flushed: every line received is committed");
+            }
+            catch (AskTimeoutException)
+            {
+                system.Log.Warning("Writer not flushed within 8 s (the database is slow or away); those lines come again after the restart");
+            }
+            return Akka.Done.Instance;
+        });
 
     private static Config LoadHocon(CollectorOptions options)
     {
