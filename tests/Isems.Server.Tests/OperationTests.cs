@@ -132,6 +132,30 @@ public sealed class OperationTests : ServerTestBase
         await Eventually(async () => (await GetAsync(client, "/readyz")).Status == HttpStatusCode.OK, "ready again");
     }
 
+    [Fact]
+    public async Task A_damaged_registry_journal_stops_nothing_but_the_admin_api_and_is_reported_to_sentry()
+    {
+        var router = Fleet.AddNode("Still-Polled", historyLines: 10);
+        await File.WriteAllTextAsync(Temp.File("isems.registry.db"), "this is not a SQLite database, it was damaged");
+        using var sentry = new HttpCapture();
+        var settings = Settings(router);
+        settings["POLL_INTERVAL_SECONDS"] = "10";
+        settings["ISEMS_ADMIN_TOKEN"] = "token";
+        settings["SENTRY_DSN"] = $"http://0123456789abcdef0123456789abcdef@127.0.0.1:{sentry.Port}/42";
+
+        await using var collector = await CollectorProcess.StartAsync(settings, Temp.Path);
+        using var client = collector.CreateClient();
+
+        await Eventually(async () => await CountAsync() == router.GoodLineCount, "the configured node polled all the same");
+        var (status, ready) = await GetAsync(client, "/readyz");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("unhealthy", (string)Check(ready, "node-registry")["status"]!);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", "token");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await client.GetAsync("/admin/nodes")).StatusCode);
+        await Eventually(() => sentry.Requests.Any(r => r.Path == "/api/42/envelope/" && r.Body.Contains("node registry")),
+            "the error reported to Sentry");
+    }
+
     private async Task<long> CountAsync()
     {
         using var store = new MeasurementStore(DatabaseTarget.Parse(DatabaseUrl, Temp.Path));

@@ -112,16 +112,21 @@ public static class CollectorServices
         registry.Register<NodeRegistryActor>(nodeRegistry);
         try
         {
-            nodeRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes(configured.Urls, persist), TimeSpan.FromSeconds(60))
+            nodeRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes(configured.Urls, persist), RegistryStartTimeout)
                 .GetAwaiter().GetResult();
         }
         catch (AskTimeoutException)
         {
-            // The journal's database is away; the registry keeps trying through Akka.Persistence, and the admin API
-            // answers 503 meanwhile.
-            system.Log.Error("The node registry did not recover within 60 s; polling starts when it does");
+            // The journal cannot be read (its database is away, or its file is damaged). The nodes of ISEMS_ROUTER_IPS
+            // are polled all the same, as before there was a registry; operators' nodes come back when the journal
+            // does, and meanwhile the admin API answers 503 and /readyz says why.
+            system.Log.Error("The node registry did not recover within {0} s; polling the {1} nodes of ISEMS_ROUTER_IPS without it",
+                RegistryStartTimeout.TotalSeconds, configured.Urls.Count);
+            foreach (var url in configured.Urls) nodes.Tell(new StartPolling(url.ToString(), url));
         }
     }
+
+    private static readonly TimeSpan RegistryStartTimeout = TimeSpan.FromSeconds(15);
 
     /// <summary>
     /// A graceful stop (SIGTERM, Ctrl+C) commits what the writer holds before the actor system ends. What it cannot
