@@ -396,8 +396,8 @@ public sealed class AdminApiTests : ServerTestBase
         var docs = await client.GetAsync("/docs/");
 
         Assert.Equal(
-            ["/admin/nodes", "/admin/nodes/{id}", "/admin/nodes/{id}/poll", "/measurements/latest", "/measurements/{nodeId}/latest",
-             "/mqtt", "/nodes", "/nodes/{nodeId}"],
+            ["/admin/nodes", "/admin/nodes/{id}", "/admin/nodes/{id}/poll", "/healthz", "/measurements/latest", "/measurements/{nodeId}/latest",
+             "/metrics", "/mqtt", "/nodes", "/nodes/{nodeId}", "/readyz"],
             paths.Order(StringComparer.Ordinal));
         var add = document["paths"]!["/admin/nodes"]!["post"]!;
         Assert.NotNull(add["requestBody"]!["content"]!["application/json"]!["schema"]);

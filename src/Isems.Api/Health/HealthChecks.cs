@@ -1,6 +1,4 @@
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,43 +24,37 @@ public static class HealthChecks
 
     public static IEndpointRouteBuilder MapIsemsHealth(this IEndpointRouteBuilder endpoints)
     {
-        // Akka.Hosting's actor system check is tagged "liveness"; everything counts for readiness.
-        endpoints.MapHealthChecks("/healthz", Options(check => check.Tags.Contains("liveness")));
-        endpoints.MapHealthChecks("/readyz", Options(_ => true));
+        // Akka.Hosting's actor system check is tagged "liveness"; every check counts for readiness.
+        endpoints.MapGet("/healthz", (HealthCheckService health, CancellationToken ct) =>
+                ReportAsync(health, check => check.Tags.Contains("liveness"), ct))
+            .WithTags("Health").WithSummary("The process and its actor system are alive (restart it if not)")
+            .Produces<HealthJson>(StatusCodes.Status200OK).Produces<HealthJson>(StatusCodes.Status503ServiceUnavailable);
+        endpoints.MapGet("/readyz", (HealthCheckService health, CancellationToken ct) => ReportAsync(health, _ => true, ct))
+            .WithTags("Health").WithSummary("The collector can do its work: database, node registry, MQTT link, actor system")
+            .Produces<HealthJson>(StatusCodes.Status200OK).Produces<HealthJson>(StatusCodes.Status503ServiceUnavailable);
         return endpoints;
     }
 
-    private static HealthCheckOptions Options(Func<HealthCheckRegistration, bool> predicate) => new()
+    private static async Task<IResult> ReportAsync(HealthCheckService health, Func<HealthCheckRegistration, bool> predicate, CancellationToken ct)
     {
-        Predicate = predicate,
-        ResultStatusCodes =
-        {
-            [HealthStatus.Healthy] = StatusCodes.Status200OK,
-            [HealthStatus.Degraded] = StatusCodes.Status200OK,
-            [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
-        },
-        ResponseWriter = WriteJsonAsync,
-    };
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    private static Task WriteJsonAsync(HttpContext context, HealthReport report)
-    {
-        context.Response.ContentType = "application/json";
-        var body = new
-        {
-            status = Name(report.Status),
-            checks = report.Entries.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new
-            {
-                name = e.Key,
-                status = Name(e.Value.Status),
-                description = e.Value.Description ?? e.Value.Exception?.Message,
-                durationMs = Math.Round(e.Value.Duration.TotalMilliseconds, 1),
-                data = e.Value.Data.Count == 0 ? null : e.Value.Data,
-            }),
-        };
-        return context.Response.WriteAsync(JsonSerializer.Serialize(body, Json));
+        var report = await health.CheckHealthAsync(predicate, ct);
+        var body = new HealthJson(Name(report.Status), report.Entries.OrderBy(e => e.Key, StringComparer.Ordinal)
+            .Select(e => new HealthCheckJson(
+                e.Key,
+                Name(e.Value.Status),
+                e.Value.Description ?? e.Value.Exception?.Message,
+                Math.Round(e.Value.Duration.TotalMilliseconds, 1),
+                e.Value.Data.Count == 0 ? null : e.Value.Data))
+            .ToList());
+        return Results.Json(body, statusCode: report.Status == HealthStatus.Unhealthy
+            ? StatusCodes.Status503ServiceUnavailable
+            : StatusCodes.Status200OK);
     }
 
     private static string Name(HealthStatus status) => status.ToString().ToLowerInvariant();
 }
+
+/// <summary><c>healthy</c>, <c>degraded</c> (still 200) or <c>unhealthy</c> (503), and each check.</summary>
+public sealed record HealthJson(string Status, IReadOnlyList<HealthCheckJson> Checks);
+
+public sealed record HealthCheckJson(string Name, string Status, string? Description, double DurationMs, IReadOnlyDictionary<string, object>? Data);
