@@ -156,6 +156,26 @@ public sealed class OperationTests : ServerTestBase
             "the error reported to Sentry");
     }
 
+    [Fact]
+    public async Task With_LOG_FORMAT_json_every_log_line_is_a_json_object_and_akka_logs_under_the_actors_class()
+    {
+        var router = Fleet.AddNode("Json-Logged", historyLines: 3);
+        var settings = Settings(router);
+        settings["LOG_FORMAT"] = "json";
+        await using var collector = await CollectorProcess.StartAsync(settings, Temp.Path);
+        using var client = collector.CreateClient();
+        await client.GetAsync("/nodes");
+
+        var lines = collector.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var entries = lines.Select(line => JsonNode.Parse(line)!).ToList();
+
+        Assert.NotEmpty(entries);
+        Assert.All(entries, e => Assert.NotNull(e["LogLevel"]));
+        var recovered = entries.Single(e => ((string)e["Message"]!).StartsWith("Node registry recovered", StringComparison.Ordinal));
+        Assert.Equal("Isems.Actors.Registry.NodeRegistryActor", (string)recovered["Category"]!);
+        Assert.DoesNotContain("[INFO]", (string)recovered["Message"]!);
+    }
+
     private async Task<long> CountAsync()
     {
         using var store = new MeasurementStore(DatabaseTarget.Parse(DatabaseUrl, Temp.Path));

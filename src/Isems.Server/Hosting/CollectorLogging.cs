@@ -18,7 +18,7 @@ public static class CollectorLogging
             builder.Logging.AddJsonConsole(json =>
             {
                 json.UseUtcTimestamp = true;
-                json.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z' ";
+                json.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
             });
         }
         if (!string.IsNullOrWhiteSpace(options.SentryDsn))

@@ -64,10 +64,11 @@ public static class CollectorServices
                     journal.Kind == DatabaseKind.Sqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL,
                     autoInitialize: true)
                 .WithActorSystemLivenessCheck()
+                .AddSetup(new LogBridgeSetup(sp.GetRequiredService<ILoggerFactory>()))
                 .ConfigureLoggers(loggers =>
                 {
                     loggers.ClearLoggers();
-                    loggers.AddLoggerFactory();
+                    loggers.AddLogger<AkkaLogBridge>();
                 })
                 .WithActors((system, registry, _) =>
                 {
