@@ -21,23 +21,25 @@ public sealed class CollectorProcess : IAsyncDisposable
         BaseAddress = baseAddress;
     }
 
-    public static async Task<CollectorProcess> StartAsync(IReadOnlyDictionary<string, string> settings, string workingDirectory)
+    public static Task<CollectorProcess> StartAsync(IReadOnlyDictionary<string, string> settings, string workingDirectory)
     {
         var port = Ports.Free();
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory };
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
         foreach (var (key, value) in settings) start.Environment[key] = value;
+        return StartAsync(start, new Uri($"http://127.0.0.1:{port}"));
+    }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        var collector = new CollectorProcess(process, new Uri($"http://127.0.0.1:{port}"));
+    /// <summary>Any command that runs the collector (a published binary, a systemd unit's ExecStart) answering at <paramref name="baseAddress"/>.</summary>
+    public static async Task<CollectorProcess> StartAsync(ProcessStartInfo start, Uri baseAddress)
+    {
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.UseShellExecute = false;
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start");
+        var collector = new CollectorProcess(process, baseAddress);
         process.OutputDataReceived += (_, e) => collector.Remember(e.Data);
         process.ErrorDataReceived += (_, e) => collector.Remember(e.Data);
         process.BeginOutputReadLine();
@@ -45,6 +47,8 @@ public sealed class CollectorProcess : IAsyncDisposable
         await collector.WaitUntilAnsweringAsync();
         return collector;
     }
+
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
 
     public HttpClient CreateClient() => new() { BaseAddress = BaseAddress };
 
