@@ -54,7 +54,7 @@ public abstract class LegacyImportTests : IDisposable
         db.Insert(A, "2019-10-27 02:59:42.000000");          // summer
         db.Insert(A, "2019-10-27 02:00:12.000000");          // earlier than 02:59:42: the clock went back, winter
         db.Insert(B, "2019-10-27 02:45:00");                 // B's own clock has not gone back yet: summer
-        db.Insert(A, "2019-10-27 02:30:12");                 // A stays in winter time
+        db.Insert(A, "2019-10-27 02:59:52");                 // later than any summer row, yet A stays in winter time
         db.Insert(A, "2019-10-27 03:00:12.000000");
         db.Insert(B, "2019-10-27 02:05:00");                 // earlier than B's 02:45: winter
         // Plain rows, far from any change.
@@ -76,7 +76,7 @@ public abstract class LegacyImportTests : IDisposable
             [
                 At(2019, 3, 31, 1, 59, 42, 1), At(2019, 3, 31, 2, 30, 0, 1), At(2019, 3, 31, 3, 0, 42, 2),
                 At(2019, 10, 27, 1, 59, 42, 2), At(2019, 10, 27, 2, 0, 42, 2), At(2019, 10, 27, 2, 59, 42, 2),
-                At(2019, 10, 27, 2, 0, 12, 1), At(2019, 10, 27, 2, 30, 12, 1), At(2019, 10, 27, 3, 0, 12, 1),
+                At(2019, 10, 27, 2, 0, 12, 1), At(2019, 10, 27, 2, 59, 52, 1), At(2019, 10, 27, 3, 0, 12, 1),
                 At(2018, 9, 18, 7, 52, 42, 2),
             ],
             [B] =
@@ -239,4 +239,52 @@ public sealed class LegacyDatabaseTests : IDisposable
     }
 
     public void Dispose() => _temp.Dispose();
+}
+
+public sealed class BerlinTimeTests
+{
+    private static DateTime LastSunday(int year, int month)
+    {
+        var day = new DateTime(year, month, DateTime.DaysInMonth(year, month));
+        return day.AddDays(-(int)day.DayOfWeek);
+    }
+
+    [Fact]
+    public void The_hours_around_every_change_from_2001_to_2037_are_classified_and_converted()
+    {
+        for (var year = 2001; year <= 2037; year++)
+        {
+            var spring = LastSunday(year, 3);
+            var autumn = LastSunday(year, 10);
+            Assert.Equal(WallClockKind.Unique, BerlinTime.Classify(spring.AddHours(1).AddMinutes(59)));
+            Assert.Equal(WallClockKind.Skipped, BerlinTime.Classify(spring.AddHours(2).AddMinutes(30)));
+            Assert.Equal(WallClockKind.Unique, BerlinTime.Classify(spring.AddHours(3)));
+            Assert.Equal(WallClockKind.Repeated, BerlinTime.Classify(autumn.AddHours(2)));
+            Assert.Equal(WallClockKind.Unique, BerlinTime.Classify(autumn.AddHours(3)));
+
+            var repeated = autumn.AddHours(2).AddMinutes(30);
+            Assert.Equal(new DateTimeOffset(repeated, TimeSpan.FromHours(2)), BerlinTime.ToInstant(repeated, secondPass: false));
+            Assert.Equal(new DateTimeOffset(repeated, TimeSpan.FromHours(1)), BerlinTime.ToInstant(repeated, secondPass: true));
+            var skipped = spring.AddHours(2).AddMinutes(30);
+            Assert.Equal(new DateTimeOffset(skipped, TimeSpan.FromHours(1)), BerlinTime.ToInstant(skipped, secondPass: false));
+        }
+    }
+
+    [Theory]
+    [InlineData("2018-09-18 07:52:42.000000")]
+    [InlineData("2018-09-18 07:52:42")]
+    [InlineData("2018-09-18T07:52:42")]
+    [InlineData(" 2018-09-18 07:52:42.999999 ")] // fractions are dropped: the original stored whole seconds
+    public void Both_text_forms_sqlalchemy_wrote_parse_to_the_same_instant(string text)
+    {
+        Assert.True(BerlinTime.TryParseWallClock(text, out var wallClock));
+        Assert.Equal(1_537_249_962, BerlinTime.ToInstant(wallClock, secondPass: false).ToUnixTimeSeconds());
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("18.09.2018 07:52:42")]
+    [InlineData("2018-09-18 07:52:42+02:00")]
+    [InlineData("1537249962")]
+    public void Other_text_is_not_read(string text) => Assert.False(BerlinTime.TryParseWallClock(text, out _));
 }
