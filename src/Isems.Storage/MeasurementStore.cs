@@ -174,6 +174,7 @@ public sealed class MeasurementStore : IDisposable
     /// at most <paramref name="batchSize"/> rows in one short transaction; returns how many. Call again until it returns
     /// 0, which it does only after looking at every node. Finding what to delete only reads (one index seek per node and
     /// a walk over the rows it keeps), outside the transaction; calls go on from the node where the last one stopped.
+    /// Meant for one caller at a time (the retention job): concurrent calls stay correct but may repeat each other's reads.
     /// </summary>
     public async Task<int> TrimPerNodeAsync(int keepNewestPerNode, int batchSize, CancellationToken ct = default)
     {

@@ -84,8 +84,9 @@ public sealed class ImportLegacyCommandTests : IDisposable
                 db.Insert($"legacy-{i % 10}", new DateTime(2019, 1, 1).AddMinutes(i / 10).ToString("yyyy-MM-dd HH:mm:ss.ffffff"));
             db.Execute("COMMIT");
         }
-        // The running collector: a store of its own on the same file (a connection pool of its own, as another process
-        // has), writing batches all the time the import runs.
+        // The running collector: a store of its own on the same file, writing batches all the time the import runs. Its
+        // writer has a connection of its own, so SQLite's file locks (and busy timeouts) settle who writes, as between
+        // two processes.
         using var service = new MeasurementStore(DatabaseTarget.Parse(DatabaseUrl, _temp.Path));
         service.Migrate();
         using var importDone = new CancellationTokenSource();

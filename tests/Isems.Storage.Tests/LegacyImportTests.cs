@@ -40,7 +40,7 @@ public abstract class LegacyImportTests : IDisposable
     /// </summary>
     private OriginalCollectorDatabase BuildOriginal(out Dictionary<string, long[]> expected)
     {
-        var db = Keep(new OriginalCollectorDatabase(Temp.File($"original-{Guid.NewGuid():N}.db")));
+        var db = new OriginalCollectorDatabase(Temp.File($"original-{Guid.NewGuid():N}.db"));
         // Spring: 02:00–02:59 does not exist; 02:30 is read as +01:00, the same instant as 03:30 (+02:00): a duplicate.
         db.Insert(A, "2019-03-31 01:59:42.000000");
         db.Insert(A, "2019-03-31 02:30:00", battery: "12.2");
@@ -172,7 +172,7 @@ public abstract class LegacyImportTests : IDisposable
     [Fact]
     public async Task A_file_from_before_the_status_column_imports_with_no_status()
     {
-        using var original = Keep(new OriginalCollectorDatabase(Temp.File("before-status.db"), withStatusColumn: false));
+        using var original = new OriginalCollectorDatabase(Temp.File("before-status.db"), withStatusColumn: false);
         original.Insert(A, "2018-05-05 18:00:00.000000");
         var store = await NewTargetAsync();
 

@@ -42,8 +42,8 @@ public static class ImportLegacyCommand
         LegacyDatabase source;
         try
         {
+            _ = BerlinTime.Zone; // without tzdata, stop here rather than after creating the target's tables
             source = LegacyDatabase.Open(paths[0]);
-            _ = BerlinTime.Zone;
         }
         catch (Exception e) when (e is LegacyDatabaseException or InvalidOperationException)
         {

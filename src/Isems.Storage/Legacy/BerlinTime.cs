@@ -26,7 +26,6 @@ public static class BerlinTime
     private static readonly string[] Formats =
     [
         "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd HH:mm:ss.FFFFFFF", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF",
-        "yyyy-MM-dd HH:mm",
     ];
 
     /// <summary>Europe/Berlin from the system's time zone data (tzdata); a clear error when it is missing.</summary>

@@ -26,7 +26,7 @@ public static class LegacyImporter
     public const int DefaultBatchSize = 5_000;
 
     public static async Task<LegacyImportReport> ImportAsync(LegacyDatabase source, MeasurementStore target, long nowUnixSeconds,
-        int batchSize = DefaultBatchSize, IProgress<long>? progress = null, CancellationToken ct = default)
+        int batchSize = DefaultBatchSize, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
@@ -63,7 +63,6 @@ public static class LegacyImporter
                 stored += outcome.Stored;
                 duplicates += outcome.Duplicates;
             }
-            progress?.Report(read);
         }
         return new LegacyImportReport(read, stored, duplicates, rejected, summer, winter, skipped, firstRejection);
     }
