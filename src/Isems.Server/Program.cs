@@ -11,8 +11,19 @@ using Scalar.AspNetCore;
 // Isems.Server                 run the collector (HTTP API on http://localhost:5000 unless --urls says otherwise)
 // Isems.Server --demo          the same, with simulated nodes on loopback to show data flowing
 // Isems.Server update-data     poll every configured node once, print what came, exit (the original's `flask update-data`)
+// Isems.Server import-legacy <path>   copy the original's SQLite database into DATABASE_URL, print the counts, exit
 if (args.Length > 0 && args[0] == "update-data")
     return await UpdateDataCommand.RunAsync(args[1..]);
+if (args.Length > 0 && args[0] == "import-legacy")
+{
+    using var cancel = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true; // stop after the page being written, so the summary still prints
+        cancel.Cancel();
+    };
+    return await ImportLegacyCommand.RunAsync(args[1..], ct: cancel.Token);
+}
 
 var demo = args.Contains("--demo");
 await using var demoFleet = demo ? DemoFleet.Start() : null;
