@@ -16,7 +16,7 @@ public sealed class CollectorMetrics
     /// <summary>For actors created without a host (tests): instruments nobody listens to.</summary>
     public static CollectorMetrics None { get; } = new(new Meter(MeterName + ".Unobserved"));
 
-    private readonly Counter<long> _polls, _lines, _writeFailures;
+    private readonly Counter<long> _polls, _lines, _writeFailures, _retentionDeleted;
     private readonly Histogram<int> _batchLines;
     private readonly Histogram<double> _commitSeconds;
     private readonly Gauge<int> _bufferedLines;
@@ -37,6 +37,8 @@ public sealed class CollectorMetrics
             description: "Time a database commit took",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10] });
         _bufferedLines = meter.CreateGauge<int>("isems_writer_buffered_lines", description: "Lines waiting for the database");
+        _retentionDeleted = meter.CreateCounter<long>("isems_retention_deleted_rows",
+            description: "Rows deleted by retention, by rule (age, rows_per_node)");
     }
 
     /// <summary><paramref name="result"/>: success, failure or no_log (a 404: the log rotated away).</summary>
@@ -60,4 +62,9 @@ public sealed class CollectorMetrics
     }
 
     public void Buffered(int lines) => _bufferedLines.Record(lines);
+
+    public void RetentionDeleted(string rule, int rows)
+    {
+        if (rows > 0) _retentionDeleted.Add(rows, new KeyValuePair<string, object?>("rule", rule));
+    }
 }

@@ -70,6 +70,16 @@ public sealed class CollectorOptions
     [ConfigurationKeyName("ISEMS_ADMIN_TOKEN")]
     public string? AdminToken { get; set; }
 
+    /// <summary>Rows older than this many days are deleted, hourly, in small batches; unset keeps every row.</summary>
+    [ConfigurationKeyName("RETENTION_DAYS")]
+    [Range(1, 36_500, ErrorMessage = "RETENTION_DAYS must be between 1 and 36500.")]
+    public int? RetentionDays { get; set; }
+
+    /// <summary>Each node keeps its newest this many rows (the original's manual script kept 20000); unset keeps all.</summary>
+    [ConfigurationKeyName("RETENTION_ROWS_PER_NODE")]
+    [Range(100, 100_000_000, ErrorMessage = "RETENTION_ROWS_PER_NODE must be between 100 and 100000000.")]
+    public int? RetentionRowsPerNode { get; set; }
+
     /// <summary><c>text</c> (default) or <c>json</c>: one JSON object per log line, for journald or a log shipper.</summary>
     [ConfigurationKeyName("LOG_FORMAT")]
     [RegularExpression("^(text|json)$", ErrorMessage = "LOG_FORMAT must be 'text' or 'json'.")]

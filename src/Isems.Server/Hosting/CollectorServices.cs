@@ -8,6 +8,7 @@ using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
 using Isems.Actors.Registry;
+using Isems.Actors.Retention;
 using Isems.Actors.Writing;
 using Isems.Api;
 using Isems.Api.Controllers;
@@ -90,6 +91,14 @@ public static class CollectorServices
                     foreach (var latest in store.LatestPerNodeAsync().GetAwaiter().GetResult())
                         nodes.Tell(new RestoreLatest(latest.Measurement.NodeId, latest));
                     StartRegistry(system, registry, nodes, sp.GetRequiredService<ConfiguredNodes>(), persist: scheduled);
+
+                    var retention = new RetentionOptions
+                    {
+                        MaxAge = options.RetentionDays is { } days ? TimeSpan.FromDays(days) : null,
+                        RowsPerNode = options.RetentionRowsPerNode,
+                    };
+                    if (scheduled && retention.Enabled)
+                        system.ActorOf(RetentionActor.Props(store, retention, metrics), "retention");
 
                     if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt)
                         registry.Register<MqttBridgeActor>(system.ActorOf(MqttBridgeActor.Props(mqtt, nodes), "mqtt"));
