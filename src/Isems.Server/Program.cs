@@ -1,12 +1,7 @@
-using Isems.Api;
-using Isems.Api.Controllers;
-using Isems.Api.Health;
-using Isems.Api.Json;
 using Isems.Server.Commands;
 using Isems.Server.Configuration;
 using Isems.Server.Demo;
 using Isems.Server.Hosting;
-using Scalar.AspNetCore;
 
 // Isems.Server                 run the collector (HTTP API on http://localhost:5000 unless --urls says otherwise)
 // Isems.Server --demo          the same, with simulated nodes on loopback to show data flowing
@@ -34,26 +29,10 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
     builder.WebHost.UseUrls("http://localhost:5000");
 
 if (!ConfigurationCheck.Passes(builder.Configuration)) return 2;
-builder.AddIsemsLogging();
-builder.Services.AddIsemsCollector(builder.Configuration);
-builder.Services.AddProblemDetails();
-builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>
-    policy.AllowAnyOrigin().AllowAnyHeader().WithMethods("GET", "HEAD", "OPTIONS")));
-builder.Services.AddControllers()
-    .AddApplicationPart(typeof(MeasurementsController).Assembly)
-    .AddJsonOptions(json => json.JsonSerializerOptions.Converters.Add(new UtcTimeConverter()));
-builder.Services.AddIsemsOpenApi();
+builder.AddCollectorApp();
 
 var app = builder.Build();
-app.UseExceptionHandler();
-app.UseStatusCodePages();
-app.UseCors();
-app.MapControllers();
-app.MapIsemsHealth();
-app.MapOpenApi();
-app.MapScalarApiReference("/docs", docs => docs
-    .WithTitle("ISEMS collector API")
-    .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+app.MapCollectorApp();
 if (demoFleet is not null)
     app.Lifetime.ApplicationStarted.Register(() =>
     {

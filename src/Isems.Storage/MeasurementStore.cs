@@ -1,3 +1,5 @@
+using System.Data.Common;
+using System.Globalization;
 using Isems.LineFormat;
 using LinqToDB;
 using LinqToDB.Async;
@@ -133,8 +135,27 @@ public sealed class MeasurementStore : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(limit);
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (limit == 0) return [];
-        var rows = await RunAsync(db => HistoryQuery(db, nodeId, limit).ToListAsync(ct), ct).ConfigureAwait(false);
-        return rows.ConvertAll(static r => r.ToStored());
+        // A plain command and reader: the endpoint that serves this is the isems-app's chart, asked often, and the
+        // query layer's mapping cost more than the query itself (7 ms of 8 for 1,440 rows).
+        return await RunAsync(async db =>
+        {
+            await using var command = db.OpenDbConnection().CreateCommand();
+            command.CommandText = Schema.HistorySql;
+            AddParameter(command, "node", nodeId);
+            AddParameter(command, "limit", limit);
+            var rows = new List<StoredMeasurement>(Math.Min(limit, 4096));
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false)) rows.Add(Schema.ReadStored(reader));
+            return (IReadOnlyList<StoredMeasurement>)rows;
+        }, ct).ConfigureAwait(false);
+    }
+
+    private static void AddParameter(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
     }
 
     /// <summary>Removes every row of the node; returns how many.</summary>
@@ -286,8 +307,6 @@ public sealed class MeasurementStore : IDisposable
         }
     }
 
-    private static IQueryable<MeasurementRow> HistoryQuery(IDataContext db, string nodeId, int limit) =>
-        db.GetTable<MeasurementRow>().Where(r => r.NodeId == nodeId).OrderByDescending(r => r.Timestamp).Take(limit);
 
     /// <summary>The plan of a read query, for tests: SQLite's EXPLAIN QUERY PLAN details or PostgreSQL's EXPLAIN lines.</summary>
     internal async Task<IReadOnlyList<string>> ExplainAsync(bool latestPerNode, string nodeId = "", int limit = 1)
@@ -295,7 +314,7 @@ public sealed class MeasurementStore : IDisposable
         await using var db = new DataConnection(_options);
         var sql = latestPerNode
             ? _latestPerNodeSql
-            : HistoryQuery(db, nodeId, limit).ToSqlQuery(new SqlGenerationOptions { InlineParameters = true }).Sql;
+            : Schema.HistorySql.Replace("@node", $"'{nodeId.Replace("'", "''")}'").Replace("@limit", limit.ToString(CultureInfo.InvariantCulture));
         return await ExplainAsync(sql);
     }
 

@@ -128,6 +128,10 @@ internal static class Schema
           ) m
           """;
 
+    /// <summary>A node's newest @limit rows, newest first: one seek in the unique index, read backwards.</summary>
+    public const string HistorySql =
+        $"SELECT {SelectColumns} FROM {Table} WHERE node_id = @node ORDER BY timestamp DESC LIMIT @limit";
+
     // Retention (the same SQL in both dialects). Each DELETE picks its rows by id in a subquery, because neither SQLite
     // (without a compile-time option) nor PostgreSQL accepts LIMIT on DELETE itself; oldest first, so an interrupted run
     // leaves no holes behind the rows it kept.

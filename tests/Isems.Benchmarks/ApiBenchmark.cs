@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Isems.LineFormat;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Isems.Server.Hosting;
+using Isems.Simulator;
+using Isems.Storage;
+using Isems.Testing;
+
+namespace Isems.Benchmarks;
+
+/// <summary>
+/// Requests per second and p99 latency of the two endpoints the isems-app calls, measured by wrk in another process
+/// against the real host, beside the same host answering a cached byte array of the same size (the ceiling of
+/// Kestrel, loopback and wrk on this machine).
+/// </summary>
+internal static partial class ApiBenchmark
+{
+    private const string Wrk = "wrk";
+
+    public static async Task RunAsync(int rowsPerNode, int seconds)
+    {
+        Report.Header($"api: wrk -t2 -c16 -d{seconds}s --latency, in another process, against the real host");
+        if (!File.Exists("/usr/bin/wrk"))
+        {
+            Console.WriteLine("  skipped: wrk is not installed (apt-get install wrk)");
+            return;
+        }
+
+        await using (var small = await Host.StartAsync(nodes: 100, rowsPerNode: 1))
+            await CompareAsync(small, "/measurements/latest?all=true", "latest?all=true, 100 nodes", seconds);
+
+        var seeding = Stopwatch.StartNew();
+        await using var large = await Host.StartAsync(nodes: 1000, rowsPerNode);
+        Console.WriteLine($"  ({1000L * rowsPerNode:N0} rows stored for the next two, in {seeding.Elapsed.TotalSeconds:0} s)");
+        await CompareAsync(large, "/measurements/latest?all=true", "latest?all=true, 1,000 nodes", seconds);
+        await CompareAsync(large, "/measurements/node-0500/latest", $"{{id}}/latest, 1,440 of {1000L * rowsPerNode:N0} rows", seconds);
+        await BreakdownAsync(large);
+    }
+
+    /// <summary>Where a history request's time goes: the query, and the JSON, each alone.</summary>
+    private static async Task BreakdownAsync(Host host)
+    {
+        using var store = new MeasurementStore(DatabaseTarget.Parse(host.DatabaseUrl, Path.GetTempPath()));
+        var rows = await store.HistoryAsync("node-0500", 1440);
+        var query = Report.Best(20, () => store.HistoryAsync("node-0500", 1440).GetAwaiter().GetResult());
+        var options = new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web);
+        var json = Report.Best(20, () => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(Isems.Api.Json.MeasurementList.From(rows), options));
+        Report.Row("  of which: the SQL query (1,440 rows)", query.TotalMilliseconds * 1000, "µs");
+        Report.Row("  of which: the JSON (1,440 rows)", json.TotalMilliseconds * 1000, "µs");
+    }
+
+    private static async Task CompareAsync(Host host, string path, string what, int seconds)
+    {
+        using var client = new HttpClient { BaseAddress = host.Url };
+        var size = (await client.GetByteArrayAsync(path)).Length;
+        var (rate, p99) = await LoadAsync(new Uri(host.Url, path), seconds);
+        var (ceiling, ceilingP99) = await LoadAsync(new Uri(host.Url, $"/ceiling/{size}"), seconds);
+        Report.Row($"{what} ({size / 1024.0:N0} KiB)", rate, "req/s", $"p99 {p99:N1} ms; {rate / ceiling:P0} of the ceiling");
+        Report.Row($"baseline: the same host, a cached {size / 1024.0:N0} KiB array", ceiling, "req/s", $"p99 {ceilingP99:N1} ms");
+    }
+
+    private static async Task<(double Rate, double P99Milliseconds)> LoadAsync(Uri url, int seconds)
+    {
+        var start = new ProcessStartInfo(Wrk, ["-t2", "-c16", $"-d{seconds}s", "--latency", url.ToString()]) { RedirectStandardOutput = true };
+        using var wrk = Process.Start(start)!;
+        var output = await wrk.StandardOutput.ReadToEndAsync();
+        await wrk.WaitForExitAsync();
+        var rate = double.Parse(RequestsPerSecond().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+        var p99 = P99().Match(output);
+        var value = double.Parse(p99.Groups[1].Value, CultureInfo.InvariantCulture);
+        var milliseconds = p99.Groups[2].Value switch { "us" => value / 1000, "s" => value * 1000, _ => value };
+        if (output.Contains("Non-2xx")) Console.WriteLine($"  warning: wrk saw errors for {url}:\n{output}");
+        return (rate, milliseconds);
+    }
+
+    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
+    private static partial Regex RequestsPerSecond();
+
+    [GeneratedRegex(@"99%\s+([\d.]+)(us|ms|s)")]
+    private static partial Regex P99();
+
+    /// <summary>The collector's web host, as Program builds it, on a database seeded for the run, plus the ceiling endpoint.</summary>
+    private sealed class Host : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private readonly DirectoryInfo _folder;
+
+        private Host(WebApplication app, DirectoryInfo folder, Uri url, string databaseUrl)
+        {
+            _app = app;
+            _folder = folder;
+            Url = url;
+            DatabaseUrl = databaseUrl;
+        }
+
+        public Uri Url { get; }
+
+        public string DatabaseUrl { get; }
+
+        public static async Task<Host> StartAsync(int nodes, int rowsPerNode)
+        {
+            var folder = Directory.CreateTempSubdirectory("isems-bench-api-");
+            var databaseUrl = $"sqlite:///{Path.Combine(folder.FullName, "isems.db")}";
+            await SeedAsync(databaseUrl, folder.FullName, nodes, rowsPerNode);
+
+            var url = new Uri($"http://127.0.0.1:{Ports.Free()}");
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder.FullName });
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["DATABASE_URL"] = databaseUrl,
+                ["POLL_INTERVAL_SECONDS"] = "86400",
+                ["AKKA_CONF"] = Path.Combine(AppContext.BaseDirectory, "hocon", "akka.conf"),
+            });
+            builder.WebHost.UseUrls(url.ToString());
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.AddCollectorApp();
+            var app = builder.Build();
+            app.MapCollectorApp();
+            var arrays = new System.Collections.Concurrent.ConcurrentDictionary<int, byte[]>();
+            app.MapGet("/ceiling/{size:int}", (int size) =>
+                Results.Bytes(arrays.GetOrAdd(size, n => Enumerable.Repeat((byte)'x', n).ToArray()), "application/json"));
+            await app.StartAsync();
+            return new Host(app, folder, url, databaseUrl);
+        }
+
+        private static async Task SeedAsync(string databaseUrl, string folder, int nodes, int rowsPerNode)
+        {
+            using var store = new MeasurementStore(DatabaseTarget.Parse(databaseUrl, folder));
+            store.Migrate();
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            // Lines of every node a minute apart, newest now; written a block of rows at a time, as a busy writer would.
+            const int block = 100;
+            for (var first = 0; first < rowsPerNode; first += block)
+            {
+                var groups = Enumerable.Range(0, nodes).Select(n => Enumerable.Range(first, Math.Min(block, rowsPerNode - first))
+                    .Select(i => Parse(SimulatedLines.Router($"node-{n:0000}", now - i * 60L, n), now)).ToList()).ToArray();
+                await store.WriteAsync(groups);
+            }
+        }
+
+        private static Measurement Parse(string line, long now) =>
+            LineParser.TryParse(line, now, out var measurement, out var rejection) ? measurement! : throw new InvalidOperationException(rejection.ToString());
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+            _folder.Delete(recursive: true);
+        }
+    }
+}
