@@ -9,6 +9,9 @@ public sealed record MqttOptions
     public string? Password { get; init; }
     public bool Tls { get; init; }
 
+    /// <summary>With TLS: a PEM or DER file of the CA that signed the broker's certificate, trusted instead of the system's store.</summary>
+    public string? TlsCaFile { get; init; }
+
     /// <summary>Subscribed with QoS 1; the node id is the segment before the last one (<c>/isems/&lt;nodeId&gt;/csvlog</c>).</summary>
     public IReadOnlyList<string> Topics { get; init; } = ["/isems/+/csvlog", "isems/+/csvlog"];
 
@@ -26,6 +29,14 @@ public sealed record MqttOptions
 
     /// <summary>Larger payloads are dropped (counted and acknowledged): a node sends at most 5 lines.</summary>
     public int MaxPayloadBytes { get; init; } = 64 * 1024;
+
+    /// <summary>
+    /// The most messages awaiting commit at once: the bridge stops reading from the broker at this many and reads on
+    /// at half of it, so a backlog of any size drains in bounded memory. Also sent as MQTT 5's receive maximum (the
+    /// broker's side of the same bound, where it honours it). 2,000 messages of 5 lines fill the writer's
+    /// 10,000-line transactions, and are far below its 200,000-line buffer.
+    /// </summary>
+    public ushort MaxAwaitingCommit { get; init; } = 2000;
 
     /// <summary>How long to wait before offering again lines the writer could not take.</summary>
     public TimeSpan IngestRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
