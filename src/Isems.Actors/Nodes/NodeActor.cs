@@ -39,7 +39,14 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _correlation;
     private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
     private readonly List<IActorRef> _waiters = [];
-    private readonly Dictionary<long, (IActorRef ReplyTo, long Tag)> _ingesting = [];
+    private readonly Dictionary<long, (IActorRef ReplyTo, long Tag, IReadOnlyList<Measurement> Lines, int Known)> _ingesting = [];
+
+    // Pushed lines known to be in the database already: an ESP payload repeats the 4 lines before its newest, so
+    // without this four in five pushed lines would go to the database only to be found duplicates. Only lines
+    // whose write was committed are remembered (a row is never taken back), the newest few per node.
+    private const int RememberedLines = 32;
+    private readonly HashSet<(string NodeId, long Timestamp)> _committed = [];
+    private readonly Queue<(string NodeId, long Timestamp)> _committedOrder = new();
     private LogPosition _position = LogPosition.Start;
 
     // Health and counters
@@ -133,18 +140,37 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             Sender.Tell(new LinesIngested(_key, ingest.Tag, 0, 0));
             return;
         }
-        _ingesting[++_correlation] = (Sender, ingest.Tag);
-        _writer.Tell(new WriteLines(ingest.Lines, _correlation));
+        var fresh = ingest.Lines.Where(l => !_committed.Contains((l.NodeId, l.Timestamp))).ToList();
+        var known = ingest.Lines.Count - fresh.Count;
+        if (fresh.Count == 0)
+        {
+            _linesDuplicate += known;
+            Sender.Tell(new LinesIngested(_key, ingest.Tag, 0, known));
+            return;
+        }
+        _ingesting[++_correlation] = (Sender, ingest.Tag, fresh, known);
+        _writer.Tell(new WriteLines(fresh, _correlation));
+    }
+
+    private void RememberCommitted(IReadOnlyList<Measurement> lines)
+    {
+        foreach (var line in lines)
+        {
+            if (!_committed.Add((line.NodeId, line.Timestamp))) continue;
+            _committedOrder.Enqueue((line.NodeId, line.Timestamp));
+            if (_committedOrder.Count > RememberedLines) _committed.Remove(_committedOrder.Dequeue());
+        }
     }
 
     private void OnIngested(LinesWritten written)
     {
         _ingesting.Remove(written.CorrelationId, out var pending);
         _linesStored += written.Outcome.Stored;
-        _linesDuplicate += written.Outcome.Duplicates;
+        _linesDuplicate += written.Outcome.Duplicates + pending.Known;
+        RememberCommitted(pending.Lines);
         foreach (var m in written.Outcome.Newest.Where(m => m.Measurement.NodeId == (_nodeId ?? _key)))
             RememberLatest(m);
-        pending.ReplyTo.Tell(new LinesIngested(_key, pending.Tag, written.Outcome.Stored, written.Outcome.Duplicates));
+        pending.ReplyTo.Tell(new LinesIngested(_key, pending.Tag, written.Outcome.Stored, written.Outcome.Duplicates + pending.Known));
     }
 
     private void StartAttempt()
