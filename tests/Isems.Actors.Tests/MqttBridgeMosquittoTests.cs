@@ -168,4 +168,29 @@ public sealed class MqttBridgeMosquittoTests(ITestOutputHelper output) : Collect
         await EventuallyAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))) is { Acknowledged: backlog, AwaitingCommit: 0 });
         Assert.True((await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))).PeakAwaitingCommit < backlog);
     }
+
+    [Fact]
+    public async Task A_json_measurement_on_a_data_json_topic_is_stored_like_its_line_and_bad_json_is_counted()
+    {
+        await using var broker = await MosquittoBroker.StartNewAsync();
+        var bridge = Bridge(broker.Port, StartNodes());
+        await EventuallyAsync(() => Connected(bridge));
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+
+        var json = $$"""
+            {"nodeId":"esp-json","isemsRevision":"1","timestamp":{{Clock - 600}},"openMPPTFirmwareVersion":"ESP_2.0","timeToShutdown":0,
+             "isPowerSaveMode":0,"openCircuitVoltage":14.8,"mppVoltage":13.1,"batteryVoltage":12.2,"batteryChargeEstimate":55,
+             "batteryHealthEstimate":100,"batteryTemperature":16,"lowVoltageDisconnectVoltage":11.7,"temperatureCorrectedVoltage":14.2,
+             "rateBatteryCapacity":7,"ratedSolarModuleCapacity":20,"latitude":52.5,"longitude":13.4,"status":"902"}
+            """;
+        await PublishUntilTakenAsync(publisher, broker.Port, "isems/esp-json/data.json", json);
+        await PublishUntilTakenAsync(publisher, broker.Port, "/isems/esp-json/data.json", "{\"nodeId\":");
+        await PublishUntilTakenAsync(publisher, broker.Port, "/isems/esp-json/data.json", json.Replace("\"timestamp\":", "\"timestamp\":\"x\",\"t\":"));
+
+        await EventuallyAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))) is { Messages: 3, AwaitingCommit: 0 });
+        var status = await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3));
+        var stored = Assert.Single(await Store.LatestPerNodeAsync());
+        Assert.Equal(("esp-json", Clock - 600, 0x902), (stored.Measurement.NodeId, stored.Measurement.Timestamp, stored.Measurement.Status));
+        Assert.Equal(new Dictionary<string, long> { ["not_json"] = 1, ["no_valid_line"] = 1 }, status.Dropped);
+    }
 }

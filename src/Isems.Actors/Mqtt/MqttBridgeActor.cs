@@ -238,7 +238,16 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var parsed = LineParser.ParsePayload(bytes, Now.ToUnixTimeSeconds());
+        // The JSON variant (SPEC §2) by its topic; either way the same measurements, validated the same way.
+        var parsed = IsJsonTopic(args.ApplicationMessage.Topic)
+            ? JsonMeasurementParser.Parse(bytes, Now.ToUnixTimeSeconds())
+            : LineParser.ParsePayload(bytes, Now.ToUnixTimeSeconds());
+        if (parsed is null)
+        {
+            Drop("not_json");
+            Acknowledge(args);
+            return;
+        }
         var byNode = parsed.Lines.GroupBy(l => l.NodeId, StringComparer.Ordinal).ToList();
         _mismatches += byNode.Count(g => topicNode is not null && g.Key != topicNode);
         if (byNode.Count == 0)
@@ -281,6 +290,9 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
     }
 
     private void Drop(string kind) => _dropped[kind] = _dropped.GetValueOrDefault(kind) + 1;
+
+    /// <summary><c>&lt;prefix&gt;/&lt;nodeId&gt;/data.json</c>: one JSON object per message.</summary>
+    public static bool IsJsonTopic(string topic) => topic.EndsWith("/data.json", StringComparison.Ordinal);
 
     /// <summary><c>/isems/&lt;nodeId&gt;/csvlog</c> and <c>isems/&lt;nodeId&gt;/csvlog</c>: the segment before the last.</summary>
     public static string? TopicNodeId(string topic)

@@ -12,8 +12,11 @@ public sealed record MqttOptions
     /// <summary>With TLS: a PEM or DER file of the CA that signed the broker's certificate, trusted instead of the system's store.</summary>
     public string? TlsCaFile { get; init; }
 
-    /// <summary>Subscribed with QoS 1; the node id is the segment before the last one (<c>/isems/&lt;nodeId&gt;/csvlog</c>).</summary>
-    public IReadOnlyList<string> Topics { get; init; } = ["/isems/+/csvlog", "isems/+/csvlog"];
+    /// <summary>
+    /// Subscribed with QoS 1; the node id is the segment before the last one (<c>/isems/&lt;nodeId&gt;/csvlog</c>).
+    /// Topics ending in <c>/data.json</c> carry the JSON variant.
+    /// </summary>
+    public IReadOnlyList<string> Topics { get; init; } = ["/isems/+/csvlog", "isems/+/csvlog", "/isems/+/data.json", "isems/+/data.json"];
 
     /// <summary>Fixed, with a persistent session: what nodes publish while the collector is away waits at the broker.</summary>
     public string ClientId { get; init; } = $"isems-collector-{Environment.MachineName}";

@@ -52,7 +52,7 @@ public sealed class CollectorOptions
 
     /// <summary>Comma-separated topic filters, subscribed with QoS 1.</summary>
     [ConfigurationKeyName("MQTT_TOPICS")]
-    public string MqttTopics { get; set; } = "/isems/+/csvlog,isems/+/csvlog";
+    public string MqttTopics { get; set; } = "/isems/+/csvlog,isems/+/csvlog,/isems/+/data.json,isems/+/data.json";
 
     [ConfigurationKeyName("MQTT_CLIENT_ID")]
     public string? MqttClientId { get; set; }
