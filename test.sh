@@ -8,6 +8,7 @@ need_pkg() { dpkg -s "$1" >/dev/null 2>&1; }
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+command -v openssl >/dev/null || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing ${missing[*]} for the tests..."

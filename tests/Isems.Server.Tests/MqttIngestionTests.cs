@@ -76,14 +76,4 @@ public sealed class MqttIngestionTests : ServerTestBase
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("MQTT_SERVER", await response.Content.ReadAsStringAsync());
     }
-
-    private static async Task AwaitAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met within 15 s");
-            await Task.Delay(50);
-        }
-    }
 }

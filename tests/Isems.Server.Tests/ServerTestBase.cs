@@ -19,6 +19,17 @@ public abstract class ServerTestBase : IAsyncLifetime
         ["POLL_INTERVAL_SECONDS"] = "86400",
     };
 
+    /// <summary>Polls real I/O (HTTP, a broker) until the condition holds.</summary>
+    protected static async Task AwaitAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met within 15 s");
+            await Task.Delay(50);
+        }
+    }
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
