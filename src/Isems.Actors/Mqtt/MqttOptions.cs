@@ -36,10 +36,11 @@ public sealed record MqttOptions
     /// <summary>
     /// The most messages awaiting commit at once: the bridge stops reading from the broker at this many and reads on
     /// at half of it, so a backlog of any size drains in bounded memory. Also sent as MQTT 5's receive maximum (the
-    /// broker's side of the same bound, where it honours it). 2,000 messages of 5 lines fill the writer's
-    /// 10,000-line transactions, and are far below its 200,000-line buffer.
+    /// broker's side of the same bound, where it honours it). Measured on a 2-core machine: 8,000 drains a backlog
+    /// about a third faster than 2,000 for 20 MiB more; at 5 lines a message it stays far below the writer's
+    /// 200,000-line buffer.
     /// </summary>
-    public ushort MaxAwaitingCommit { get; init; } = 2000;
+    public ushort MaxAwaitingCommit { get; init; } = 8000;
 
     /// <summary>How long to wait before offering again lines the writer could not take.</summary>
     public TimeSpan IngestRetryDelay { get; init; } = TimeSpan.FromSeconds(1);

@@ -11,7 +11,7 @@ namespace Isems.Actors.Mqtt;
 /// reads on once half of them are. The broker then fills the TCP window and holds the rest itself, so a backlog of
 /// any size drains in bounded memory. MQTT 5's receive maximum should do this, but Mosquitto 2.0.11 (Debian's and
 /// Ubuntu's) releases up to a receive maximum's worth of queued messages on every in-order acknowledgement
-/// (measured: 80,000 in flight with a receive maximum of 2,000), and MQTTnet queues whatever arrives without bound.
+/// (measured: 80,273 in flight with a receive maximum of 2,000), and MQTTnet queues whatever arrives without bound.
 /// Counted where messages enter the process, in the socket's byte stream (<see cref="GatedStream"/>), not in the
 /// client's callback or the actor: MQTTnet reads ahead into a queue of its own while its callback waits for a thread
 /// (measured: 20,000 messages past a bound of 2,000 counted in the actor). One per connection.
