@@ -121,6 +121,14 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         Receive<Disconnected>(_ => { });
         Receive<CheckLink>(_ =>
         {
+            // A closed gate with nothing awaiting commit and nothing arriving for a whole check interval means a
+            // counted packet never reached this actor (the library dropped it): without this the link would stay
+            // paused for good. Reading on costs at most what the count had leaked.
+            if (_gate.IsClosed && _pending.Count == 0 && !(_lastMessage > Now - _options.CheckInterval))
+            {
+                _log.Warning("MQTT: reading was paused with nothing awaiting commit ({0} counted); reading on", _gate.Unsettled);
+                _gate.Reset();
+            }
             // Messages arriving prove the link; a ping queued behind thousands of them could time out and
             // tear down a healthy link under load. Only a silent link is pinged, and not while the bridge itself
             // stopped reading (the answer would wait behind the unread messages).

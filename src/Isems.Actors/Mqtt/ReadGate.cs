@@ -36,6 +36,13 @@ public sealed class ReadGate(int maxUnsettled)
         if (Interlocked.Decrement(ref _unsettled) <= _resumeAt) Release();
     }
 
+    /// <summary>Counts nothing unsettled any more and reads on (see the bridge's link check).</summary>
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _unsettled, 0);
+        Release();
+    }
+
     /// <summary>The connection is gone: nothing may wait on it any more.</summary>
     public void Release()
     {
