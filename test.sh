@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, as CI does. Tests start what they need themselves (a PostgreSQL server from the
-# machine's binaries, simulated nodes on loopback); this script only makes sure those binaries are installed.
+# machine's binaries, Mosquitto brokers, simulated nodes on loopback); this script only makes sure those binaries
+# are installed.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -8,7 +9,9 @@ need_pkg() { dpkg -s "$1" >/dev/null 2>&1; }
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
-command -v openssl >/dev/null || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate
+command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)   # another process holding the database's lock
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)   # checks the shipped unit file
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing ${missing[*]} for the tests..."

@@ -9,6 +9,9 @@ public sealed record ApiOptions
     /// <summary>How long a request waits for the actors before answering 503.</summary>
     public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The secret the admin API asks for as a bearer token (ISEMS_ADMIN_TOKEN); none = the admin API is off.</summary>
+    public string? AdminToken { get; init; }
+
     /// <summary>The CORS policy of the read-only endpoints: any origin (the isems-app is often served elsewhere).</summary>
     public const string ReadOnlyCorsPolicy = "read-only";
 }

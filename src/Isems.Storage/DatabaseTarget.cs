@@ -58,8 +58,23 @@ public sealed record DatabaseTarget(DatabaseKind Kind, string ConnectionString)
             DataSource = Path.GetFullPath(path),
             Mode = SqliteOpenMode.ReadWriteCreate,
             Pooling = true,
+            // How long a command waits for a lock another process holds: as long as busy_timeout, so a held lock
+            // shows as a failed commit (retried, reported by /readyz) after seconds, not after the driver's 30 s.
+            DefaultTimeout = SqliteSession.BusyTimeoutMilliseconds / 1000,
         };
         return new DatabaseTarget(DatabaseKind.Sqlite, builder.ConnectionString);
+    }
+
+    /// <summary>
+    /// Where the node registry's journal goes: for SQLite a file of its own beside the measurements
+    /// (<c>isems.db</c> → <c>isems.registry.db</c>), so an operator's change never waits for SQLite's one write lock
+    /// behind a large batch of lines; for PostgreSQL the same database, in Akka.Persistence.Sql's own tables.
+    /// </summary>
+    public DatabaseTarget RegistryJournal()
+    {
+        if (Kind != DatabaseKind.Sqlite) return this;
+        var path = new SqliteConnectionStringBuilder(ConnectionString).DataSource;
+        return Sqlite(Path.Combine(Path.GetDirectoryName(path)!, Path.GetFileNameWithoutExtension(path) + ".registry.db"));
     }
 
     /// <summary>For logs: the kind and where, without the password.</summary>

@@ -33,6 +33,7 @@ public sealed class MeasurementStore : IDisposable
     private readonly SqliteWriter? _sqlite;
     private readonly PostgresWriter? _postgres;
     private readonly string _latestPerNodeSql;
+    private string? _trimResumeAt; // the node TrimPerNodeAsync goes on from; null: the first node
     private bool _disposed;
 
     public MeasurementStore(DatabaseTarget target)
@@ -144,6 +145,119 @@ public sealed class MeasurementStore : IDisposable
         return await RunAsync(db => db.GetTable<MeasurementRow>().Where(r => r.NodeId == nodeId).DeleteAsync(ct), ct).ConfigureAwait(false);
     }
 
+    /// <summary>Answers when the database does: for readiness checks while nothing is being written.</summary>
+    public async Task PingAsync(CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await RunAsync(db => db.ExecuteAsync("SELECT 1", ct), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the oldest rows with a timestamp before <paramref name="cutoffUnixSeconds"/>, at most
+    /// <paramref name="batchSize"/> of them in one statement (one short transaction); returns how many. Call again, with
+    /// pauses between, until it returns 0: the database's write lock is never held longer than one batch.
+    /// </summary>
+    public async Task<int> DeleteOlderThanAsync(long cutoffUnixSeconds, int batchSize, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        // Through the write gate: in this process the writer and the retention take turns, instead of one of them
+        // waiting in SQLite's busy handler.
+        await _writeGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await RunAsync(db => db.ExecuteAsync(Schema.DeleteOlderThanSql, ct,
+                new DataParameter("cutoff", cutoffUnixSeconds, DataType.Int64), new DataParameter("limit", batchSize, DataType.Int32)), ct)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Deletes the rows of each node beyond its newest <paramref name="keepNewestPerNode"/> (by timestamp), oldest first,
+    /// at most <paramref name="batchSize"/> rows in one short transaction; returns how many. Call again until it returns
+    /// 0, which it does only after looking at every node. Finding what to delete only reads (one index seek per node and
+    /// a walk over the rows it keeps), outside the transaction; calls go on from the node where the last one stopped.
+    /// Meant for one caller at a time (the retention job): concurrent calls stay correct but may repeat each other's reads.
+    /// </summary>
+    public async Task<int> TrimPerNodeAsync(int keepNewestPerNode, int batchSize, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(keepNewestPerNode, 1); // 0 would empty the table: surely a mistake
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        var (plan, resumeAt) = await RunAsync(db => PlanTrimAsync(db, keepNewestPerNode, batchSize, _trimResumeAt, ct), ct).ConfigureAwait(false);
+        var deleted = 0;
+        if (plan.Count > 0)
+        {
+            await _writeGate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                // Rows that arrived since the plan are newer and only add to what each node keeps; rows deleted since are
+                // simply not there: deleting at most the planned count of rows at or before each node's mark stays right.
+                deleted = await RunAsync(async db =>
+                {
+                    await using var transaction = await db.BeginTransactionAsync(ct).ConfigureAwait(false);
+                    var count = 0;
+                    foreach (var (node, through, limit) in plan)
+                        count += await db.ExecuteAsync(Schema.TrimNodeSql, ct, new DataParameter("node", node, DataType.NVarChar),
+                            new DataParameter("through", through, DataType.Int64), new DataParameter("limit", limit, DataType.Int32)).ConfigureAwait(false);
+                    await transaction.CommitAsync(ct).ConfigureAwait(false);
+                    return count;
+                }, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeGate.Release();
+            }
+        }
+        _trimResumeAt = resumeAt;
+        return deleted;
+    }
+
+    /// <summary>
+    /// Walks the node ids from <paramref name="resumeAt"/> round to it again and collects, per node with rows to delete,
+    /// the timestamp through which they go and how many of them fit into the batch. Returns where the next call goes on:
+    /// the node where the batch filled up (it may have more), or null after a whole round.
+    /// </summary>
+    private static async Task<(List<(string Node, long Through, int Limit)> Plan, string? ResumeAt)> PlanTrimAsync(
+        DataConnection db, int keep, int batchSize, string? resumeAt, CancellationToken ct)
+    {
+        var plan = new List<(string, long, int)>();
+        var budget = batchSize;
+        var wrapped = resumeAt is null;
+        var node = await db.ExecuteAsync<string?>(Schema.NodeAtOrAfterSql, ct, new DataParameter("from", resumeAt ?? "", DataType.NVarChar)).ConfigureAwait(false);
+        while (true)
+        {
+            if (node is null)
+            {
+                if (wrapped) return (plan, null);
+                wrapped = true;
+                node = await db.ExecuteAsync<string?>(Schema.NodeAtOrAfterSql, ct, new DataParameter("from", "", DataType.NVarChar)).ConfigureAwait(false);
+                continue;
+            }
+            if (wrapped && resumeAt is not null && string.CompareOrdinal(node, resumeAt) >= 0) return (plan, null);
+
+            var through = await db.ExecuteAsync<long?>(Schema.FirstToTrimSql, ct,
+                new DataParameter("node", node, DataType.NVarChar), new DataParameter("keep", keep, DataType.Int32)).ConfigureAwait(false);
+            if (through is { } mark)
+            {
+                var count = (int)await db.ExecuteAsync<long>(Schema.CountToTrimSql, ct, new DataParameter("node", node, DataType.NVarChar),
+                    new DataParameter("through", mark, DataType.Int64), new DataParameter("limit", budget, DataType.Int32)).ConfigureAwait(false);
+                if (count > 0)
+                {
+                    plan.Add((node, mark, count));
+                    budget -= count;
+                    if (budget == 0) return (plan, node);
+                }
+            }
+            node = await db.ExecuteAsync<string?>(Schema.NodeAfterSql, ct, new DataParameter("after", node, DataType.NVarChar)).ConfigureAwait(false);
+        }
+    }
+
     public async Task<long> CountAsync(CancellationToken ct = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -182,6 +296,13 @@ public sealed class MeasurementStore : IDisposable
         var sql = latestPerNode
             ? _latestPerNodeSql
             : HistoryQuery(db, nodeId, limit).ToSqlQuery(new SqlGenerationOptions { InlineParameters = true }).Sql;
+        return await ExplainAsync(sql);
+    }
+
+    /// <summary>The plan of any statement (parameters inlined), for tests. PostgreSQL only plans it: nothing is deleted.</summary>
+    internal async Task<IReadOnlyList<string>> ExplainAsync(string sql)
+    {
+        await using var db = new DataConnection(_options);
         var explain = (Target.Kind == DatabaseKind.Sqlite ? "EXPLAIN QUERY PLAN " : "EXPLAIN ") + sql;
         await using var command = db.OpenDbConnection().CreateCommand();
         command.CommandText = explain;

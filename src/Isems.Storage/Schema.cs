@@ -15,6 +15,10 @@ internal static class Schema
     public const string Table = "measurements";
     public const string VersionTable = "schema_version";
     public const string UniqueIndex = "ux_measurements_node_id_timestamp";
+    public const string TimestampIndex = "ix_measurements_timestamp";
+
+    private static readonly MigrationStep TimestampIndexStep = new(2, "index on timestamp, for deleting old rows in batches",
+        $"CREATE INDEX {TimestampIndex} ON {Table} (timestamp)");
 
     /// <summary>The 19 fields in line order (SPEC §1); <see cref="ReadStored"/> and the writers depend on this order.</summary>
     public const string Columns =
@@ -54,6 +58,7 @@ internal static class Schema
             );
             CREATE UNIQUE INDEX {UniqueIndex} ON {Table} (node_id, timestamp);
             """),
+        TimestampIndexStep,
     ];
 
     public static readonly IReadOnlyList<MigrationStep> PostgreSqlSteps =
@@ -85,6 +90,7 @@ internal static class Schema
             );
             CREATE UNIQUE INDEX {UniqueIndex} ON {Table} (node_id, timestamp);
             """),
+        TimestampIndexStep,
     ];
 
     public static IReadOnlyList<MigrationStep> Steps(DatabaseKind kind) =>
@@ -121,6 +127,32 @@ internal static class Schema
               SELECT * FROM {Table} t WHERE t.node_id = nodes.node_id ORDER BY t.timestamp DESC LIMIT 1
           ) m
           """;
+
+    // Retention (the same SQL in both dialects). Each DELETE picks its rows by id in a subquery, because neither SQLite
+    // (without a compile-time option) nor PostgreSQL accepts LIMIT on DELETE itself; oldest first, so an interrupted run
+    // leaves no holes behind the rows it kept.
+
+    /// <summary>The oldest rows before the cutoff, at most @limit of them: a walk along the timestamp index.</summary>
+    public const string DeleteOlderThanSql =
+        $"DELETE FROM {Table} WHERE id IN (SELECT id FROM {Table} WHERE timestamp < @cutoff ORDER BY timestamp LIMIT @limit)";
+
+    /// <summary>The first node id at or after @from (ordinal), one seek in the unique index; none at the end.</summary>
+    public const string NodeAtOrAfterSql =
+        $"SELECT node_id FROM {Table} WHERE node_id >= @from ORDER BY node_id LIMIT 1";
+
+    public const string NodeAfterSql =
+        $"SELECT node_id FROM {Table} WHERE node_id > @after ORDER BY node_id LIMIT 1";
+
+    /// <summary>The node's newest row beyond the @keep it keeps (none when it has no more): it and all older rows go.</summary>
+    public const string FirstToTrimSql =
+        $"SELECT timestamp FROM {Table} WHERE node_id = @node ORDER BY timestamp DESC LIMIT 1 OFFSET @keep";
+
+    /// <summary>How many of the node's rows go, counted no further than @limit.</summary>
+    public const string CountToTrimSql =
+        $"SELECT COUNT(*) FROM (SELECT 1 FROM {Table} WHERE node_id = @node AND timestamp <= @through LIMIT @limit) AS doomed";
+
+    public const string TrimNodeSql =
+        $"DELETE FROM {Table} WHERE id IN (SELECT id FROM {Table} WHERE node_id = @node AND timestamp <= @through ORDER BY timestamp LIMIT @limit)";
 
     /// <summary>Reads a row selected as <see cref="SelectColumns"/>, starting at <paramref name="first"/>.</summary>
     public static StoredMeasurement ReadStored(DbDataReader r, int first = 0) => new(r.GetInt64(first), new Measurement(

@@ -166,6 +166,9 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
         node.Fault = NodeFault.ServerError;
         var polling = DefaultPolling with { Retries = 0, SlowdownAfter = TimeSpan.FromMinutes(10), MaxSlowdownFactor = 4 };
         var nodes = StartNodes(polling);
+        var log = CreateTestProbe();
+        Sys.EventStream.Subscribe(log.Ref, typeof(Akka.Event.Warning));
+        Sys.EventStream.Subscribe(log.Ref, typeof(Akka.Event.Info));
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
 
         var gaps = new List<TimeSpan>();
@@ -190,6 +193,13 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
         AssertClose(TimeSpan.FromMinutes(1), up.NextPoll!.Value - up.LastAttempt!.Value, TimeSpan.FromMinutes(1));
         var next = PollOnce(nodes, node.NodeId);
         AssertClose(TimeSpan.FromMinutes(1), next.NextPoll!.Value - next.LastAttempt!.Value, TimeSpan.FromMilliseconds(50));
+
+        // Some 40 failed attempts over hours, and the log has two lines about it: down, and up again.
+        var lines = log.ReceiveWhile(TimeSpan.FromMilliseconds(500), m => (Akka.Event.LogEvent)m)
+            .Select(e => e.Message.ToString()!).Where(m => m.Contains("Elektra-Dach")).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Contains("is down", lines[0]);
+        Assert.Contains("is up again", lines[1]);
     }
 
     [Fact]

@@ -20,7 +20,7 @@ public sealed class MqttIngestionTests : ServerTestBase
         settings["MQTT_EMBEDDED_BROKER_PORT"] = port.ToString();
         await using var host = new CollectorHost(settings);
         var client = host.CreateClient();
-        await AwaitAsync(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>());
+        await Eventually(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>());
 
         using var publisher = new MqttClientFactory().CreateMqttClient();
         await publisher.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).Build());
@@ -29,7 +29,7 @@ public sealed class MqttIngestionTests : ServerTestBase
         await publisher.PublishAsync(new MqttApplicationMessageBuilder().WithTopic("/isems/FF-ESP-Hof/csvlog")
             .WithPayload(Encoding.UTF8.GetBytes(payload)).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
 
-        await AwaitAsync(async () =>
+        await Eventually(async () =>
             JsonNode.Parse(await client.GetStringAsync("/measurements/FF-ESP-Hof/latest"))!["measurements"]!.AsArray().Count == 5);
         var latest = JsonNode.Parse(await client.GetStringAsync("/measurements/latest"))!["measurements"]!.AsArray();
         Assert.Equal("FF-ESP-Hof", (string)Assert.Single(latest)!["nodeId"]!);
@@ -48,7 +48,7 @@ public sealed class MqttIngestionTests : ServerTestBase
         await using (var first = new CollectorHost(settings))
         {
             var client = first.CreateClient();
-            await AwaitAsync(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>());
+            await Eventually(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>());
         }
 
         using var publisher = new MqttClientFactory().CreateMqttClient();
@@ -63,9 +63,9 @@ public sealed class MqttIngestionTests : ServerTestBase
 
         await using var second = new CollectorHost(settings);
         var api = second.CreateClient();
-        await AwaitAsync(async () =>
+        await Eventually(async () =>
             JsonNode.Parse(await api.GetStringAsync("/measurements/FF-ESP-Hof/latest"))!["measurements"]!.AsArray().Count == 24);
-        await AwaitAsync(async () => JsonNode.Parse(await api.GetStringAsync("/mqtt"))!["awaitingCommit"]!.GetValue<int>() == 0);
+        await Eventually(async () => JsonNode.Parse(await api.GetStringAsync("/mqtt"))!["awaitingCommit"]!.GetValue<int>() == 0);
     }
 
     [Fact]
@@ -76,4 +76,5 @@ public sealed class MqttIngestionTests : ServerTestBase
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("MQTT_SERVER", await response.Content.ReadAsStringAsync());
     }
+
 }

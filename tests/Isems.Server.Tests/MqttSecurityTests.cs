@@ -55,7 +55,7 @@ public sealed class MqttSecurityTests : ServerTestBase
         await using (var refused = new CollectorHost(settings))
         {
             var client = refused.CreateClient();
-            await AwaitAsync(async () => (await MqttStatusAsync(client))["lastError"] is not null);
+            await Eventually(async () => (await MqttStatusAsync(client))["lastError"] is not null);
             var status = await MqttStatusAsync(client);
             Assert.False((bool)status["connected"]!);
             Assert.Contains("NotAuthorized", (string)status["lastError"]!);
@@ -66,9 +66,9 @@ public sealed class MqttSecurityTests : ServerTestBase
         settings["MQTT_PASSWORD"] = "s3cret;!";
         await using var accepted = new CollectorHost(settings);
         var http = accepted.CreateClient();
-        await AwaitAsync(async () => (bool)(await MqttStatusAsync(http))["connected"]!);
+        await Eventually(async () => (bool)(await MqttStatusAsync(http))["connected"]!);
         await PublishAsync(broker.Port, "collector", "s3cret;!", "esp-pw");
-        await AwaitAsync(async () => (await LatestOfAsync(http, "esp-pw"))["measurements"]!.AsArray().Count == 1);
+        await Eventually(async () => (await LatestOfAsync(http, "esp-pw"))["measurements"]!.AsArray().Count == 1);
     }
 
     [Fact]
@@ -96,7 +96,7 @@ public sealed class MqttSecurityTests : ServerTestBase
         await using (var untrusting = new CollectorHost(settings))
         {
             var client = untrusting.CreateClient();
-            await AwaitAsync(async () => (await MqttStatusAsync(client))["lastError"] is not null);
+            await Eventually(async () => (await MqttStatusAsync(client))["lastError"] is not null);
             var status = await MqttStatusAsync(client);
             Assert.False((bool)status["connected"]!);
             Assert.Contains("certificate", (string)status["lastError"]!, StringComparison.OrdinalIgnoreCase);
@@ -105,8 +105,8 @@ public sealed class MqttSecurityTests : ServerTestBase
         settings["MQTT_TLS_CA_FILE"] = ca;
         await using var trusting = new CollectorHost(settings);
         var http = trusting.CreateClient();
-        await AwaitAsync(async () => (bool)(await MqttStatusAsync(http))["connected"]!);
+        await Eventually(async () => (bool)(await MqttStatusAsync(http))["connected"]!);
         await PublishAsync(broker.Port, null, null, "esp-tls");
-        await AwaitAsync(async () => (await LatestOfAsync(http, "esp-tls"))["measurements"]!.AsArray().Count == 1);
+        await Eventually(async () => (await LatestOfAsync(http, "esp-tls"))["measurements"]!.AsArray().Count == 1);
     }
 }

@@ -19,16 +19,20 @@ public abstract class ServerTestBase : IAsyncLifetime
         ["POLL_INTERVAL_SECONDS"] = "86400",
     };
 
-    /// <summary>Polls real I/O (HTTP, a broker) until the condition holds.</summary>
-    protected static async Task AwaitAsync(Func<Task<bool>> condition)
+    /// <summary>Waits for something that happens on the collector's own time (a poll, a message), by default up to 15 s.</summary>
+    protected static async Task Eventually(Func<Task<bool>> condition, string what = "condition", TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
+        var limit = within ?? TimeSpan.FromSeconds(15);
+        var deadline = DateTime.UtcNow + limit;
         while (!await condition())
         {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met within 15 s");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{what}: not met within {limit.TotalSeconds:0} s");
             await Task.Delay(50);
         }
     }
+
+    protected static Task Eventually(Func<bool> condition, string what = "condition", TimeSpan? within = null) =>
+        Eventually(() => Task.FromResult(condition()), what, within);
 
     public Task InitializeAsync() => Task.CompletedTask;
 

@@ -41,4 +41,42 @@ public sealed class UpdateDataCommandTests : ServerTestBase
         using var store = new MeasurementStore(DatabaseTarget.Parse(DatabaseUrl, Temp.Path));
         Assert.Equal(12, await store.CountAsync());
     }
+
+    [Fact]
+    public async Task Polls_the_nodes_operators_added_too_and_writes_nothing_to_the_registry()
+    {
+        var added = Fleet.AddNode("Operator-Added", historyLines: 4);
+        var configured = Fleet.AddNode("Configured", historyLines: 2);
+        var settings = Settings();
+        settings["ISEMS_ADMIN_TOKEN"] = "token-for-this-test";
+        await using (var host = new CollectorHost(settings))
+        {
+            using var client = AdminClient(host);
+            var response = await client.PostAsync("/admin/nodes", new StringContent(
+                $$"""{"id":"Operator-Added","url":"{{added.LogUrl}}"}""", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+            await Eventually(async () => (await client.GetStringAsync("/measurements/Operator-Added/latest")).Contains("Operator-Added"),
+                "the first poll after the add stored the lines");
+        }
+        var output = new StringWriter();
+
+        var exit = await UpdateDataCommand.RunAsync([$"--DATABASE_URL={DatabaseUrl}", $"--ISEMS_ROUTER_IPS={configured.LogUrl}"], output);
+
+        Assert.Equal(0, exit);
+        Assert.Contains("(Configured): stored 2, duplicates 0", output.ToString());
+        Assert.Contains("Operator-Added: stored 0, duplicates 4", output.ToString()); // the host's first poll stored them
+        // ISEMS_ROUTER_IPS was merged for this run only: the service, started without it, knows only the operator's node.
+        settings["ISEMS_ROUTER_IPS"] = "";
+        await using var service = new CollectorHost(settings);
+        using var admin = AdminClient(service);
+        var nodes = System.Text.Json.Nodes.JsonNode.Parse(await admin.GetStringAsync("/admin/nodes"))!["nodes"]!.AsArray();
+        Assert.Equal("Operator-Added", (string)Assert.Single(nodes)!["id"]!);
+    }
+
+    private static HttpClient AdminClient(CollectorHost host)
+    {
+        var client = host.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", "token-for-this-test");
+        return client;
+    }
 }

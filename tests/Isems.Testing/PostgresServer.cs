@@ -66,6 +66,12 @@ public sealed partial class PostgresServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A server of its own (own data folder and port), for a test that stops and starts it while other tests of the
+    /// same process use the shared one. Dispose it at the end.
+    /// </summary>
+    public static Task<PostgresServer> StartPrivateAsync() => Task.Run(CreateAsync);
+
     /// <summary>Creates a fresh, empty database and returns its DATABASE_URL (<c>postgresql://…/name</c>).</summary>
     public async Task<string> CreateDatabaseAsync(string? name = null)
     {

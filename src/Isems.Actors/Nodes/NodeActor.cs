@@ -26,12 +26,15 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly NodeLogFetcher _fetcher;
     private readonly PollGate _gate;
     private readonly PollingOptions _options;
+    private readonly CollectorMetrics _metrics;
     private readonly Random _jitter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     // Configuration
     private string? _nodeId;
     private Uri? _logUrl;
+    private bool _enabled = true;
+    private TimeSpan _interval, _timeout;
 
     // The attempt in flight and the cycle it belongs to
     private bool _fetching, _holdingSlot;
@@ -76,11 +79,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options) =>
-        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options));
+    public static Props Props(
+        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, CollectorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, metrics ?? CollectorMetrics.None));
 
-    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options)
+    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, CollectorMetrics metrics)
     {
+        _metrics = metrics;
         _key = nodeKey;
         _writer = writer;
         _fetcher = fetcher;
@@ -88,14 +93,33 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _options = options;
         _nodeId = LineParser.IsValidNodeId(nodeKey) ? nodeKey : null;
         _jitter = new Random(options.JitterSeed ^ (int)PollSchedule.StableHash(nodeKey));
+        _interval = options.Interval;
+        _timeout = options.Timeout;
 
         Receive<StartPolling>(start =>
         {
-            var changed = _logUrl != start.LogUrl;
-            _logUrl = start.LogUrl;
-            if (changed) _position = LogPosition.Start;
-            if (!_fetching) ScheduleNextCycle();
+            UseLog(start.LogUrl);
+            _enabled = true;
+            _interval = start.Settings?.Interval ?? _options.Interval;
+            _timeout = start.Settings?.Timeout ?? _options.Timeout;
+            if (_fetching) return;
+            if (start.PollAtOnce && _options.Scheduled)
+            {
+                _cycleAttempt = 1;
+                StartAttempt();
+            }
+            else ScheduleNextCycle();
         });
+
+        Receive<StopPolling>(stop =>
+        {
+            UseLog(stop.LogUrl);
+            _enabled = false;
+            Timers.Cancel(PollTimer);
+            _nextPoll = null;
+        });
+
+        Receive<RetireNode>(Retire);
 
         Receive<RestoreLatest>(restore => RememberLatest(restore.Latest));
 
@@ -124,6 +148,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             // The database is away, not the node: the node keeps its state, and the lines are fetched again next time.
             _writing = null;
+            _metrics.Poll("not_stored");
             EndAttempt(false, 0, 0, RejectionCounts.None, $"lines not stored: {failed.Reason}", nodeFailed: false);
         });
 
@@ -150,11 +175,54 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<GetLatestMeasurement>(_ => Sender.Tell(new LatestMeasurement(_key, _latest)));
     }
 
+    private void UseLog(Uri logUrl)
+    {
+        if (_logUrl != logUrl) _position = LogPosition.Start;
+        _logUrl = logUrl;
+    }
+
+    private void Retire(RetireNode retire)
+    {
+        Timers.Cancel(PollTimer);
+        _nextPoll = null;
+        _logUrl = null;
+        _enabled = true;
+        var removed = Outcome(false, 0, 0, RejectionCounts.None, "the node was removed");
+        foreach (var waiter in _waiters) waiter.Tell(removed);
+        _waiters.Clear();
+        if (!retire.PurgeRows)
+        {
+            // Like a node only known from the database: its latest data stays visible, nothing is fetched.
+            Sender.Tell(new NodeRetired(_key, _nodeId, 0));
+            return;
+        }
+        if (_nodeId is null)
+        {
+            Sender.Tell(new NodeRetired(_key, null, 0));
+            Context.Stop(Self);
+            return;
+        }
+        // The writer deletes after every line queued before, so nothing of this node is written after the purge.
+        var replyTo = Sender;
+        _writer.Tell(new DeleteNodeRows(_nodeId, ++_correlation));
+        Become(() =>
+        {
+            Receive<NodeRowsDeleted>(deleted =>
+            {
+                replyTo.Tell(new NodeRetired(_key, _nodeId, deleted.Rows));
+                Context.Stop(Self);
+            });
+            Receive<IngestLines>(ingest => Sender.Tell(new LinesNotIngested(_key, ingest.Tag, "the node is being removed")));
+            ReceiveAny(_ => { });
+        });
+    }
+
     private void OnIngest(IngestLines ingest)
     {
         _lastPush = Now;
         _linesPushed += ingest.Lines.Count + ingest.Rejected.Total;
         _rejected = _rejected.Add(ingest.Rejected);
+        _metrics.Rejected(ingest.Rejected);
 
         var fresh = new List<Measurement>(ingest.Lines.Count);
         var awaited = new HashSet<long>();
@@ -234,7 +302,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _polls++;
         _lastAttempt = Now;
         var url = _logUrl!;
-        _fetcher.FetchAsync(url, _position, _options.Timeout).PipeTo(Self,
+        _fetcher.FetchAsync(url, _position, _timeout).PipeTo(Self,
             success: result => new Fetched(result),
             failure: error => new Fetched(new FetchFailed(error.Message)));
     }
@@ -246,11 +314,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             case LogFetched log:
                 var parsed = LineParser.ParsePayload(log.Content, Now.ToUnixTimeSeconds());
+                _metrics.Rejected(parsed.Rejections);
                 if (log.FromStart && _position.Offset > 0)
                     _log.Debug("Node {0}: reading the whole log again (rotated, or Range not honoured)", Name);
                 if (parsed.Lines.Count == 0)
                 {
                     _position = log.Next;
+                    _metrics.Poll("success");
                     EndAttempt(true, 0, 0, parsed.Rejections, RejectionNote(parsed), nodeFailed: false);
                     return;
                 }
@@ -260,10 +330,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
             case LogMissing:
                 _position = LogPosition.Start;
+                _metrics.Poll("no_log");
                 EndAttempt(true, 0, 0, RejectionCounts.None, "no log (HTTP 404): rotated away until its next line", nodeFailed: false);
                 break;
 
             case FetchFailed failed:
+                _metrics.Poll("failure");
                 EndAttempt(false, 0, 0, RejectionCounts.None, failed.Error, nodeFailed: true);
                 break;
         }
@@ -284,7 +356,12 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
             _log.Info("Node at {0} is {1}", _key, _nodeId);
         }
         foreach (var m in own) RememberLatest(m);
-        EndAttempt(true, written.Outcome.Stored, written.Outcome.Duplicates, parsed.Rejections, RejectionNote(parsed), nodeFailed: false);
+        // The lines' id wins (they are stored under it), but an operator who named the node otherwise should know.
+        var note = own.Count == 0 && newest.Count > 0
+            ? $"the log's lines carry the id '{newest[0].Measurement.NodeId}', not '{_nodeId}'; they are stored under their own id"
+            : RejectionNote(parsed);
+        _metrics.Poll("success");
+        EndAttempt(true, written.Outcome.Stored, written.Outcome.Duplicates, parsed.Rejections, note, nodeFailed: false);
     }
 
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)
@@ -316,10 +393,10 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         foreach (var waiter in _waiters) waiter.Tell(outcome);
         _waiters.Clear();
 
-        if (!_options.Scheduled || _logUrl is null) return;
+        if (!PollsOnSchedule) return;
         if (!succeeded && nodeFailed && _cycleAttempt is > 0 && _cycleAttempt <= _options.Retries)
         {
-            Arm(PollSchedule.RetryDelay(_cycleAttempt, _options.Interval, _jitter));
+            Arm(PollSchedule.RetryDelay(_cycleAttempt, _interval, _jitter));
             return;
         }
         if (!succeeded && nodeFailed && _state != NodeState.Down)
@@ -343,11 +420,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private void ScheduleNextCycle()
     {
-        if (!_options.Scheduled || _logUrl is null) return;
+        if (!PollsOnSchedule) return;
         var slowdown = _state == NodeState.Down ? PollSchedule.SlowdownFactor(Now - _downSince!.Value, _options) : 1;
-        var delay = PollSchedule.UntilNextSlot(_key, _options.Interval, Now) + (slowdown - 1) * _options.Interval;
+        var delay = PollSchedule.UntilNextSlot(_key, _interval, Now) + (slowdown - 1) * _interval;
         Arm(delay);
     }
+
+    private bool PollsOnSchedule => _options.Scheduled && _logUrl is not null && _enabled;
 
     private void Arm(TimeSpan delay)
     {
@@ -369,7 +448,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         new(_key, _nodeId, succeeded, stored, duplicates, rejected, error);
 
     private NodeStatus Status() => new(
-        _key, _nodeId, _logUrl, _state, _lastAttempt, _lastSuccess, _lastError, _consecutiveFailures, _downSince,
+        _key, _nodeId, _logUrl, _logUrl is not null && !_enabled ? NodeState.Disabled : _state, _lastAttempt, _lastSuccess, _lastError, _consecutiveFailures, _downSince,
         _nextPoll, _polls, _failedPolls, _linesStored, _linesDuplicate, _rejected, _bytesFetched, _linesPushed, _lastPush, _latest);
 
     private string Name => _nodeId is null ? _key : _nodeId == _key ? _key : $"{_nodeId} ({_key})";

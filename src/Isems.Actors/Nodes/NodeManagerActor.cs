@@ -18,16 +18,19 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly NodeLogFetcher _fetcher;
     private readonly PollingOptions _options;
     private readonly PollGate _gate;
+    private readonly CollectorMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
     private readonly HashSet<string> _polledKeys = new(StringComparer.Ordinal);
+    private int _incarnations;
 
-    public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options) =>
-        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options));
+    public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None));
 
-    public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options)
+    public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics)
     {
+        _metrics = metrics;
         _writer = writer;
         _fetcher = fetcher;
         _options = options;
@@ -43,7 +46,16 @@ public sealed class NodeManagerActor : ReceiveActor
             _polledKeys.Add(start.NodeKey);
             GetOrCreate(start.NodeKey).Forward(start);
         });
+        Receive<RetireNode>(retire =>
+        {
+            var node = GetOrCreate(retire.NodeKey);
+            // A purged node's actor is on its way out: from now on its key and id route to a new actor.
+            if (retire.PurgeRows) Forget(node);
+            else _polledKeys.Remove(retire.NodeKey);
+            node.Forward(retire);
+        });
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
+        Receive<Terminated>(terminated => Forget(terminated.ActorRef));
 
         Receive<NodeIdLearned>(learned =>
         {
@@ -78,10 +90,18 @@ public sealed class NodeManagerActor : ReceiveActor
     private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options), ActorName(key));
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _metrics), ActorName(key));
+        Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;
         return node;
+    }
+
+    private void Forget(IActorRef node)
+    {
+        if (_keyOf.Remove(node, out var key)) _polledKeys.Remove(key);
+        foreach (var routed in _byKey.Where(kv => kv.Value.Equals(node)).Select(kv => kv.Key).ToList())
+            _byKey.Remove(routed);
     }
 
     private void AskFleet<TReply>(Func<string, object> question, Func<IReadOnlyList<TReply>, object> answer)
@@ -90,6 +110,13 @@ public sealed class NodeManagerActor : ReceiveActor
         Context.ActorOf(FleetQueryActor<TReply>.Props(nodes, question, answer, Sender, FleetQueryTimeout));
     }
 
-    /// <summary>Node ids may hold any character but '/' and control characters; actor names may not.</summary>
-    private static string ActorName(string key) => "node-" + Uri.EscapeDataString(key);
+    /// <summary>
+    /// Node ids may hold any character but '/' and control characters; actor names may not. A node re-added while its
+    /// purged actor is still stopping gets a name of its own.
+    /// </summary>
+    private string ActorName(string key)
+    {
+        var name = "node-" + Uri.EscapeDataString(key);
+        return Context.Child(name).IsNobody() ? name : $"{name}~{++_incarnations}";
+    }
 }

@@ -17,8 +17,29 @@ public interface INodeMessage
 /// <summary>A question about a node that exists: an unknown key gets <see cref="NodeNotFound"/>, not a new actor.</summary>
 public interface INodeQuery : INodeMessage;
 
-/// <summary>Poll this node's log at <paramref name="LogUrl"/> on its schedule from now on.</summary>
-public sealed record StartPolling(string NodeKey, Uri LogUrl) : INodeMessage;
+/// <summary>
+/// Poll this node's log at <paramref name="LogUrl"/> on its schedule from now on; sent again, it changes the settings
+/// in place. <paramref name="PollAtOnce"/>: fetch now and then keep to the schedule (a node an operator just added).
+/// </summary>
+public sealed record StartPolling(string NodeKey, Uri LogUrl, NodePollSettings? Settings = null, bool PollAtOnce = false) : INodeMessage;
+
+/// <summary>A node's own interval and timeout; null keeps the collector's defaults.</summary>
+public sealed record NodePollSettings(TimeSpan? Interval, TimeSpan? Timeout);
+
+/// <summary>
+/// Stop polling on schedule (an operator disabled the node). Its data stays visible, and <see cref="PollNow"/> still
+/// fetches its log once.
+/// </summary>
+public sealed record StopPolling(string NodeKey, Uri LogUrl) : INodeMessage;
+
+/// <summary>
+/// The node is no longer configured. Without <paramref name="PurgeRows"/> its actor stays with the data it has, like a
+/// node only known from the database; with it, its stored rows are deleted and the actor stops. Answered with
+/// <see cref="NodeRetired"/>.
+/// </summary>
+public sealed record RetireNode(string NodeKey, bool PurgeRows) : INodeMessage;
+
+public sealed record NodeRetired(string NodeKey, string? NodeId, int RowsDeleted);
 
 /// <summary>The node's newest stored row, read back from the database at start.</summary>
 public sealed record RestoreLatest(string NodeKey, StoredMeasurement Latest) : INodeMessage;

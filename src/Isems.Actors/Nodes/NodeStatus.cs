@@ -9,6 +9,9 @@ public enum NodeState
     Unknown,
     Up,
     Down,
+
+    /// <summary>An operator disabled its polling; its data stays, and it can still be polled by hand.</summary>
+    Disabled,
 }
 
 /// <summary>A node's health and counters as its actor holds them: the answer to "which nodes are down, and why?".</summary>

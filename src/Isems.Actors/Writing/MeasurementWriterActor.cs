@@ -14,6 +14,39 @@ public sealed record LinesWritten(long CorrelationId, WriteOutcome Outcome);
 /// <summary>The lines were not stored (the database has been away long enough for the buffer to fill); send them again later.</summary>
 public sealed record LinesNotWritten(long CorrelationId, string Reason);
 
+/// <summary>
+/// Delete every stored row of this node (an operator purged it). Runs after every line queued before it, so a line of
+/// the node that was on its way is deleted too; answered with <see cref="NodeRowsDeleted"/>, retried like a write.
+/// </summary>
+public sealed record DeleteNodeRows(string NodeId, long CorrelationId);
+
+public sealed record NodeRowsDeleted(string NodeId, long CorrelationId, int Rows);
+
+/// <summary>
+/// Answered with <see cref="WriterFlushed"/> once every line sent before it is committed: a graceful stop waits for
+/// this, so what was received is in the database before the process ends.
+/// </summary>
+public sealed record FlushWriter
+{
+    public static readonly FlushWriter Instance = new();
+}
+
+public sealed record WriterFlushed
+{
+    public static readonly WriterFlushed Instance = new();
+}
+
+/// <summary>Answered with a <see cref="WriterStatus"/>: is the database taking lines?</summary>
+public sealed record GetWriterStatus
+{
+    public static readonly GetWriterStatus Instance = new();
+}
+
+public sealed record WriterStatus(int BufferedLines, int ConsecutiveFailures, DateTimeOffset? FailingSince, string? LastError)
+{
+    public bool Failing => ConsecutiveFailures > 0;
+}
+
 public sealed record WriterOptions
 {
     /// <summary>Most lines committed in one transaction.</summary>
@@ -36,27 +69,37 @@ public sealed record WriterOptions
 public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
 {
     private sealed record Pending(WriteLines Request, IActorRef ReplyTo);
-    private sealed record BatchCommitted(IReadOnlyList<Pending> Batch, IReadOnlyList<WriteOutcome> Outcomes);
+    private sealed record BatchCommitted(IReadOnlyList<Pending> Batch, IReadOnlyList<WriteOutcome> Outcomes, TimeSpan Took);
     private sealed record BatchFailed(IReadOnlyList<Pending> Batch, Exception Error);
     private sealed record RetryBatch(IReadOnlyList<Pending> Batch);
+    private sealed record Deletion(DeleteNodeRows Request, IActorRef ReplyTo);
+    private sealed record DeletionDone(Deletion Deletion, int Rows);
+    private sealed record DeletionFailed(Deletion Deletion, Exception Error);
+    private sealed record FlushBarrier(IActorRef ReplyTo);
 
     private readonly MeasurementStore _store;
     private readonly WriterOptions _options;
+    private readonly CollectorMetrics _metrics;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Queue<Pending> _waiting = new();
+    // Writes, deletions and flushes in the order they came; a deletion runs alone, between two batches, and a flush is
+    // answered when everything before it is done.
+    private readonly Queue<object> _waiting = new();
     private int _waitingLines;
     private bool _committing;
     private int _failures;
+    private DateTimeOffset? _failingSince;
+    private string? _lastError;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(MeasurementStore store, WriterOptions options) =>
-        Akka.Actor.Props.Create(() => new MeasurementWriterActor(store, options));
+    public static Props Props(MeasurementStore store, WriterOptions options, CollectorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new MeasurementWriterActor(store, options, metrics ?? CollectorMetrics.None));
 
-    public MeasurementWriterActor(MeasurementStore store, WriterOptions options)
+    public MeasurementWriterActor(MeasurementStore store, WriterOptions options, CollectorMetrics metrics)
     {
         _store = store;
         _options = options;
+        _metrics = metrics;
 
         Receive<WriteLines>(request =>
         {
@@ -73,14 +116,17 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
             }
             _waiting.Enqueue(new Pending(request, Sender));
             _waitingLines += request.Lines.Count;
+            _metrics.Buffered(_waitingLines);
             CommitNext();
         });
 
         Receive<BatchCommitted>(done =>
         {
             if (_failures > 0) _log.Info("Database writable again after {0} failed attempts", _failures);
-            _failures = 0;
+            Recovered();
             _committing = false;
+            _metrics.Committed(done.Batch.Sum(p => p.Request.Lines.Count), done.Outcomes.Sum(o => o.Stored),
+                done.Outcomes.Sum(o => o.Duplicates), done.Took);
             for (var i = 0; i < done.Batch.Count; i++)
                 done.Batch[i].ReplyTo.Tell(new LinesWritten(done.Batch[i].Request.CorrelationId, done.Outcomes[i]));
             CommitNext();
@@ -88,7 +134,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
 
         Receive<BatchFailed>(failed =>
         {
-            _failures++;
+            Failed(failed.Error);
             var delay = RetryDelay();
             // The first failure and then every tenth: an outage of hours should not fill the log.
             if (_failures == 1 || _failures % 10 == 0)
@@ -98,31 +144,98 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
         });
 
         Receive<RetryBatch>(retry => Commit(retry.Batch));
+
+        Receive<DeleteNodeRows>(request =>
+        {
+            _waiting.Enqueue(new Deletion(request, Sender));
+            CommitNext();
+        });
+        Receive<DeletionDone>(done =>
+        {
+            Recovered();
+            _committing = false;
+            _log.Info("Deleted {0} rows of node {1}", done.Rows, done.Deletion.Request.NodeId);
+            done.Deletion.ReplyTo.Tell(new NodeRowsDeleted(done.Deletion.Request.NodeId, done.Deletion.Request.CorrelationId, done.Rows));
+            CommitNext();
+        });
+        Receive<DeletionFailed>(failed =>
+        {
+            Failed(failed.Error);
+            var delay = RetryDelay();
+            _log.Warning("Deleting the rows of node {0} failed, retrying in {1:0.#} s: {2}",
+                failed.Deletion.Request.NodeId, delay.TotalSeconds, failed.Error.Message);
+            Timers.StartSingleTimer("retry", failed.Deletion, delay);
+        });
+        Receive<Deletion>(Delete);
+
+        Receive<FlushWriter>(_ =>
+        {
+            _waiting.Enqueue(new FlushBarrier(Sender));
+            CommitNext();
+        });
+
+        Receive<GetWriterStatus>(_ => Sender.Tell(new WriterStatus(_waitingLines, _failures, _failingSince, _lastError)));
+    }
+
+    private void Failed(Exception error)
+    {
+        if (_failures++ == 0) _failingSince = Context.System.Scheduler.Now;
+        _lastError = error.Message;
+        _metrics.CommitFailed();
+    }
+
+    private void Recovered()
+    {
+        _failures = 0;
+        _failingSince = null;
+        _lastError = null;
     }
 
     private void CommitNext()
     {
+        while (!_committing && _waiting.TryPeek(out var head) && head is FlushBarrier flush)
+        {
+            _waiting.Dequeue();
+            flush.ReplyTo.Tell(WriterFlushed.Instance);
+        }
         if (_committing || _waiting.Count == 0) return;
+        _committing = true;
+        if (_waiting.Peek() is Deletion deletion)
+        {
+            _waiting.Dequeue();
+            Delete(deletion);
+            return;
+        }
         var batch = new List<Pending>();
         var lines = 0;
-        while (_waiting.TryPeek(out var next) && (batch.Count == 0 || lines + next.Request.Lines.Count <= _options.MaxBatchLines))
+        while (_waiting.TryPeek(out var head) && head is Pending next
+               && (batch.Count == 0 || lines + next.Request.Lines.Count <= _options.MaxBatchLines))
         {
             _waiting.Dequeue();
             batch.Add(next);
             lines += next.Request.Lines.Count;
         }
         _waitingLines -= lines;
-        _committing = true;
+        _metrics.Buffered(_waitingLines);
         Commit(batch);
+    }
+
+    private void Delete(Deletion deletion)
+    {
+        var store = _store;
+        Task.Run(() => store.DeleteNodeAsync(deletion.Request.NodeId)).PipeTo(Self,
+            success: rows => new DeletionDone(deletion, rows),
+            failure: error => new DeletionFailed(deletion, error));
     }
 
     private void Commit(IReadOnlyList<Pending> batch)
     {
         var groups = batch.Select(p => p.Request.Lines).ToArray();
         var store = _store;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // Task.Run: SQLite's driver does its I/O synchronously, and this actor's thread must stay free.
         Task.Run(() => store.WriteAsync(groups)).PipeTo(Self,
-            success: outcomes => new BatchCommitted(batch, outcomes),
+            success: outcomes => new BatchCommitted(batch, outcomes, System.Diagnostics.Stopwatch.GetElapsedTime(started)),
             failure: error => new BatchFailed(batch, error));
     }
 

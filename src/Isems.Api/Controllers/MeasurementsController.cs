@@ -11,7 +11,7 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("measurements")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-public sealed class MeasurementsController(NodeAsk ask, MeasurementStore store, ApiOptions options, TimeProvider clock) : ControllerBase
+public sealed class MeasurementsController(ActorAsk<NodeManagerActor> ask, MeasurementStore store, ApiOptions options, TimeProvider clock) : ControllerBase
 {
     /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> returns: a day of a router's lines, as the original.</summary>
     public const int HistoryLimit = 1440;

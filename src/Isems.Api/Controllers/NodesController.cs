@@ -10,7 +10,7 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("nodes")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-public sealed class NodesController(NodeAsk ask) : ControllerBase
+public sealed class NodesController(ActorAsk<NodeManagerActor> ask) : ControllerBase
 {
     [HttpGet]
     [ProducesResponseType<NodeStatusList>(StatusCodes.Status200OK)]

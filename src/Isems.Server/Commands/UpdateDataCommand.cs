@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Isems.Actors.Nodes;
+using Isems.Actors.Registry;
 using Isems.Server.Configuration;
 using Isems.Server.Hosting;
 
@@ -23,16 +24,20 @@ public static class UpdateDataCommand
         await host.StartAsync();
         try
         {
-            var targets = host.Services.GetRequiredService<IReadOnlyList<PollTarget>>();
+            // The registry as the service would see it: operators' nodes and ISEMS_ROUTER_IPS, merged in memory only.
+            var registry = host.Services.GetRequiredService<IRequiredActor<NodeRegistryActor>>().ActorRef;
+            var registered = await registry.Ask<RegistryEntries>(new GetRegisteredNodes(), TimeSpan.FromSeconds(30));
+            var targets = registered.Nodes.Where(n => n.Enabled).ToList();
             if (targets.Count == 0)
             {
-                await Console.Error.WriteLineAsync("No nodes to poll: set ISEMS_ROUTER_IPS (comma-separated IPs, host:port or URLs).");
+                await Console.Error.WriteLineAsync(
+                    "No nodes to poll: set ISEMS_ROUTER_IPS (comma-separated IPs, host:port or URLs), or add nodes with POST /admin/nodes.");
                 return 2;
             }
             var nodes = host.Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef;
             var options = host.Services.GetRequiredService<Isems.Actors.Polling.PollingOptions>();
             var timeout = options.Timeout + TimeSpan.FromSeconds(60);
-            var outcomes = await Task.WhenAll(targets.Select(t => nodes.Ask<PollOutcome>(new PollNow(t.Key), timeout)));
+            var outcomes = await Task.WhenAll(targets.Select(t => nodes.Ask<PollOutcome>(new PollNow(t.PollingKey), timeout)));
 
             foreach (var o in outcomes) await output.WriteLineAsync(Describe(o));
             return outcomes.All(o => o.Succeeded) ? 0 : 1;

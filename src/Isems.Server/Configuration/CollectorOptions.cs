@@ -70,6 +70,29 @@ public sealed class CollectorOptions
     [Range(1, 65535, ErrorMessage = "MQTT_EMBEDDED_BROKER_PORT must be a TCP port (1..65535).")]
     public int? MqttEmbeddedBrokerPort { get; set; }
 
+    /// <summary>The bearer token the admin API asks for; unset, the admin API is off (403 with how to turn it on).</summary>
+    [ConfigurationKeyName("ISEMS_ADMIN_TOKEN")]
+    public string? AdminToken { get; set; }
+
+    /// <summary>Rows older than this many days are deleted, hourly, in small batches; unset keeps every row.</summary>
+    [ConfigurationKeyName("RETENTION_DAYS")]
+    [Range(1, 36_500, ErrorMessage = "RETENTION_DAYS must be between 1 and 36500.")]
+    public int? RetentionDays { get; set; }
+
+    /// <summary>Each node keeps its newest this many rows (the original's manual script kept 20000); unset keeps all.</summary>
+    [ConfigurationKeyName("RETENTION_ROWS_PER_NODE")]
+    [Range(100, 100_000_000, ErrorMessage = "RETENTION_ROWS_PER_NODE must be between 100 and 100000000.")]
+    public int? RetentionRowsPerNode { get; set; }
+
+    /// <summary><c>text</c> (default) or <c>json</c>: one JSON object per log line, for journald or a log shipper.</summary>
+    [ConfigurationKeyName("LOG_FORMAT")]
+    [RegularExpression("^(text|json)$", ErrorMessage = "LOG_FORMAT must be 'text' or 'json'.")]
+    public string LogFormat { get; set; } = "text";
+
+    /// <summary>Errors (and the warnings before them, as breadcrumbs) go to Sentry when set.</summary>
+    [ConfigurationKeyName("SENTRY_DSN")]
+    public string? SentryDsn { get; set; }
+
     /// <summary>Where the Akka settings are read from; by default the <c>hocon/akka.conf</c> shipped beside the binary.</summary>
     [ConfigurationKeyName("AKKA_CONF")]
     public string? AkkaConf { get; set; }

@@ -11,6 +11,10 @@ public sealed class DemoFleet : IAsyncDisposable
 {
     private readonly SimulatedFleet _fleet;
     private readonly IReadOnlyList<SimulatedNode> _polled, _pushing;
+    private readonly SimulatedNode _spare;
+
+    /// <summary>The admin token of the demo, unless the operator set ISEMS_ADMIN_TOKEN.</summary>
+    public const string AdminToken = "demo";
     private readonly int _brokerPort = FreePort();
     private readonly SimulatedPublisher _publisher;
     private readonly Timer _routerClock, _espClock;
@@ -20,7 +24,8 @@ public sealed class DemoFleet : IAsyncDisposable
         _fleet = fleet;
         _publisher = new SimulatedPublisher("127.0.0.1", _brokerPort, "isems-demo-nodes");
         _pushing = fleet.Nodes.Where(n => n.NodeId.StartsWith("Demo-ESP-Push")).ToList();
-        _polled = fleet.Nodes.Except(_pushing).ToList();
+        _spare = fleet.Nodes.Single(n => n.NodeId == SpareNodeId);
+        _polled = fleet.Nodes.Except(_pushing).Except([_spare]).ToList();
         var routers = fleet.Nodes.Where(n => n.Kind == NodeKind.Router).ToList();
         var esps = fleet.Nodes.Where(n => n.Kind == NodeKind.Esp).ToList();
         // Routers log a line a minute, ESP boards every 15 s (SPEC §1); the demo keeps to that in real time.
@@ -32,12 +37,15 @@ public sealed class DemoFleet : IAsyncDisposable
         }, null, TimeSpan.FromSeconds(15), TimeSpan.FromSeconds(15));
     }
 
+    private const string SpareNodeId = "Demo-Router-Spare";
+
     public static DemoFleet Start()
     {
         var fleet = SimulatedFleet.Start();
         foreach (var i in Enumerable.Range(1, 4)) fleet.AddNode($"Demo-Router-{i}", NodeKind.Router, historyLines: 120);
         foreach (var i in Enumerable.Range(1, 2)) fleet.AddNode($"Demo-ESP-{i}", NodeKind.Esp, historyLines: 5);
         foreach (var i in Enumerable.Range(1, 2)) fleet.AddNode($"Demo-ESP-Push-{i}", NodeKind.Esp, historyLines: 5);
+        fleet.AddNode(SpareNodeId, NodeKind.Router, historyLines: 60);
         return new DemoFleet(fleet);
     }
 
@@ -49,6 +57,7 @@ public sealed class DemoFleet : IAsyncDisposable
             yield return new("MQTT_EMBEDDED_BROKER_PORT", _brokerPort.ToString());
         if (string.IsNullOrEmpty(configuration["POLL_INTERVAL_SECONDS"])) yield return new("POLL_INTERVAL_SECONDS", "10");
         if (string.IsNullOrEmpty(configuration["DATABASE_URL"])) yield return new("DATABASE_URL", "sqlite:///data/demo.db");
+        if (string.IsNullOrEmpty(configuration["ISEMS_ADMIN_TOKEN"])) yield return new("ISEMS_ADMIN_TOKEN", AdminToken);
     }
 
     /// <summary>Pushes every pushing node's last lines; also called once the collector (and its broker) is up.</summary>
@@ -67,14 +76,19 @@ public sealed class DemoFleet : IAsyncDisposable
     public void PrintWelcome(ICollection<string> urls)
     {
         var url = urls.FirstOrDefault() ?? "http://localhost:5000";
-        Console.WriteLine($"""
+        Console.WriteLine($$"""
 
-            Demo: {_polled.Count} simulated nodes at {_fleet.BaseAddress} are polled every 10 s, and
-            {_pushing.Count} publish to the embedded MQTT broker on port {_brokerPort} every 15 s.
-              curl {url}/measurements/latest
-              curl {url}/nodes
-              curl {url}/mqtt
-              curl {url}/measurements/Demo-Router-1/latest
+            Demo: {{_polled.Count}} simulated nodes at {{_fleet.BaseAddress}} are polled every 10 s, and
+            {{_pushing.Count}} publish to the embedded MQTT broker on port {{_brokerPort}} every 15 s.
+              curl {{url}}/measurements/latest
+              curl {{url}}/nodes
+              curl {{url}}/mqtt
+              curl {{url}}/measurements/Demo-Router-1/latest
+            One more simulated router is not configured yet; add it at runtime (admin token '{{AdminToken}}'):
+              curl -H 'Authorization: Bearer {{AdminToken}}' -H 'Content-Type: application/json' \
+                   -d '{"id":"{{SpareNodeId}}","url":"{{_spare.LogUrl}}"}' {{url}}/admin/nodes
+              curl {{url}}/nodes/{{SpareNodeId}}
+            The API reference: {{url}}/docs
             Ctrl+C stops the collector and the simulated nodes.
 
             """);

@@ -1,14 +1,24 @@
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Event;
 using Akka.Hosting;
+using Akka.Pattern;
+using Akka.Persistence.Sql.Hosting;
 using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
+using Isems.Actors.Registry;
+using Isems.Actors.Retention;
 using Isems.Actors.Writing;
 using Isems.Api;
 using Isems.Api.Controllers;
+using Isems.Api.Health;
+using Isems.Api.Metrics;
+using Isems.Actors;
+using System.Diagnostics.Metrics;
 using Isems.Server.Configuration;
 using Isems.Storage;
+using LinqToDB;
 using Microsoft.Extensions.Options;
 
 namespace Isems.Server.Hosting;
@@ -29,12 +39,16 @@ public static class CollectorServices
             .ValidateOnStart();
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => PollTargets(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
+        services.AddMetrics();
+        services.AddSingleton(sp => new CollectorMetrics(sp.GetRequiredService<IMeterFactory>()));
+        services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<IMeterFactory>()));
+        services.AddIsemsReadiness();
+        services.AddSingleton(sp => ConfiguredNodes(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
         services.AddSingleton(sp => PollingOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value, scheduled));
         services.AddSingleton(sp => ApiOptions(sp));
         services.AddSingleton(sp => OpenStore(sp));
         services.AddSingleton(sp => NodeLogFetcher.Create(sp.GetRequiredService<PollingOptions>()));
-        services.AddSingleton<NodeAsk>();
+        services.AddSingleton(typeof(ActorAsk<>));
         services.AddSingleton(sp => MqttOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
 
         // Registered before Akka, so the broker is listening when the bridge first connects.
@@ -44,20 +58,31 @@ public static class CollectorServices
         services.AddAkka(ActorSystemName, (akka, sp) =>
         {
             var options = sp.GetRequiredService<IOptions<CollectorOptions>>().Value;
+            var journal = DatabaseTarget.Parse(options.DatabaseUrl, Directory.GetCurrentDirectory()).RegistryJournal();
             akka.AddHocon(LoadHocon(options), HoconAddMode.Prepend)
+                .WithSqlPersistence(
+                    journal.ConnectionString,
+                    journal.Kind == DatabaseKind.Sqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL,
+                    autoInitialize: true)
+                .WithActorSystemLivenessCheck()
+                .AddSetup(new LogBridgeSetup(sp.GetRequiredService<ILoggerFactory>()))
                 .ConfigureLoggers(loggers =>
                 {
                     loggers.ClearLoggers();
-                    loggers.AddLoggerFactory();
+                    loggers.AddLogger<AkkaLogBridge>();
                 })
                 .WithActors((system, registry, _) =>
                 {
                     var store = sp.GetRequiredService<MeasurementStore>();
-                    var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions()), "writer");
+                    // Listening before the first measurement is recorded, so /metrics misses none.
+                    sp.GetRequiredService<PrometheusExporter>();
+                    var metrics = sp.GetRequiredService<CollectorMetrics>();
+                    var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions(), metrics), "writer");
                     registry.Register<MeasurementWriterActor>(writer);
+                    FlushOnStop(system, writer);
 
                     var nodes = system.ActorOf(
-                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>()),
+                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics),
                         "nodes");
                     registry.Register<NodeManagerActor>(nodes);
 
@@ -65,8 +90,15 @@ public static class CollectorServices
                     // so the API answers after a restart exactly as before it.
                     foreach (var latest in store.LatestPerNodeAsync().GetAwaiter().GetResult())
                         nodes.Tell(new RestoreLatest(latest.Measurement.NodeId, latest));
-                    foreach (var target in sp.GetRequiredService<IReadOnlyList<PollTarget>>())
-                        nodes.Tell(new StartPolling(target.Key, target.LogUrl));
+                    StartRegistry(system, registry, nodes, sp.GetRequiredService<ConfiguredNodes>(), persist: scheduled);
+
+                    var retention = new RetentionOptions
+                    {
+                        MaxAge = options.RetentionDays is { } days ? TimeSpan.FromDays(days) : null,
+                        RowsPerNode = options.RetentionRowsPerNode,
+                    };
+                    if (scheduled && retention.Enabled)
+                        system.ActorOf(RetentionActor.Props(store, retention, metrics), "retention");
 
                     if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt)
                         registry.Register<MqttBridgeActor>(system.ActorOf(MqttBridgeActor.Props(mqtt, nodes), "mqtt"));
@@ -74,6 +106,56 @@ public static class CollectorServices
         });
         return services;
     }
+
+    /// <summary>
+    /// The registry recovers the nodes operators configured, merges ISEMS_ROUTER_IPS in, and tells the node actors to
+    /// poll. The host waits for that, so the API never answers before the nodes it lists are there.
+    /// </summary>
+    private static void StartRegistry(ActorSystem system, IActorRegistry registry, IActorRef nodes, ConfiguredNodes configured, bool persist)
+    {
+        // A journal that cannot be read or written stops a persistent actor; the supervisor starts it again, with
+        // backoff, and it recovers from the journal, so a database outage costs refused changes, never lost ones.
+        var nodeRegistry = system.ActorOf(
+            BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
+                NodeRegistryActor.Props(nodes), "registry", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)),
+            "node-registry");
+        registry.Register<NodeRegistryActor>(nodeRegistry);
+        try
+        {
+            nodeRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes(configured.Urls, persist), RegistryStartTimeout)
+                .GetAwaiter().GetResult();
+        }
+        catch (AskTimeoutException)
+        {
+            // The journal cannot be read (its database is away, or its file is damaged). The nodes of ISEMS_ROUTER_IPS
+            // are polled all the same, as before there was a registry; operators' nodes come back when the journal
+            // does, and meanwhile the admin API answers 503 and /readyz says why.
+            system.Log.Error("The node registry did not recover within {0} s; polling the {1} nodes of ISEMS_ROUTER_IPS without it",
+                RegistryStartTimeout.TotalSeconds, configured.Urls.Count);
+            foreach (var url in configured.Urls) nodes.Tell(new StartPolling(url.ToString(), url));
+        }
+    }
+
+    private static readonly TimeSpan RegistryStartTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// A graceful stop (SIGTERM, Ctrl+C) commits what the writer holds before the actor system ends. What it cannot
+    /// commit in time is not lost: polled lines are fetched again, pushed ones were not acknowledged.
+    /// </summary>
+    private static void FlushOnStop(ActorSystem system, IActorRef writer) =>
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-writer", async () =>
+        {
+            try
+            {
+                await writer.Ask<WriterFlushed>(FlushWriter.Instance, TimeSpan.FromSeconds(8));
+                system.Log.Info("Writer flushed: every line received is committed");
+            }
+            catch (AskTimeoutException)
+            {
+                system.Log.Warning("Writer not flushed within 8 s (the database is slow or away); those lines come again after the restart");
+            }
+            return Akka.Done.Instance;
+        });
 
     private static Config LoadHocon(CollectorOptions options)
     {
@@ -101,7 +183,11 @@ public static class CollectorServices
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Isems.Configuration").LogWarning(
                 "HIDE_INACTIVE_AFTER_DAYS='{Value}' is not an integer; using {Default} days", options.HideInactiveAfterDays,
                 CollectorOptions.DefaultHideInactiveAfterDays);
-        return new ApiOptions { HideInactiveAfter = TimeSpan.FromDays(days ?? CollectorOptions.DefaultHideInactiveAfterDays) };
+        return new ApiOptions
+        {
+            HideInactiveAfter = TimeSpan.FromDays(days ?? CollectorOptions.DefaultHideInactiveAfterDays),
+            AdminToken = string.IsNullOrWhiteSpace(options.AdminToken) ? null : options.AdminToken.Trim(),
+        };
     }
 
     private static PollingOptions PollingOptions(CollectorOptions options, bool scheduled) => new()
@@ -130,12 +216,11 @@ public static class CollectorServices
         });
     }
 
-    private static IReadOnlyList<PollTarget> PollTargets(CollectorOptions options) =>
-        NodeAddresses.Parse(options.RouterIps).Select(url => new PollTarget(url.ToString(), url)).ToList();
+    private static ConfiguredNodes ConfiguredNodes(CollectorOptions options) => new(NodeAddresses.Parse(options.RouterIps));
 }
 
 /// <summary>The MQTT link's settings, or none when no broker is configured.</summary>
 public sealed record MqttSettings(MqttOptions? Options);
 
-/// <summary>A node to poll: its routing key (the URL, until the node tells its id) and its log URL.</summary>
-public sealed record PollTarget(string Key, Uri LogUrl);
+/// <summary>The nodes ISEMS_ROUTER_IPS names, merged into the node registry at start.</summary>
+public sealed record ConfiguredNodes(IReadOnlyList<Uri> Urls);

@@ -1,0 +1,227 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Persistence;
+using Isems.Actors.Nodes;
+
+namespace Isems.Actors.Registry;
+
+/// <summary>
+/// The nodes the collector is configured to poll, and the one place that changes them. Every change is an event in
+/// the journal (Akka.Persistence.Sql), applied to the registry's state and then told to the node actors, so what
+/// operators configured comes back after any restart or crash, and the node actors never need to remember it.
+/// Commands are handled one at a time, and the state changes only once its event is stored, so a change is applied
+/// whole or not at all, and concurrent requests never see a half-added node.
+/// </summary>
+public sealed class NodeRegistryActor : ReceivePersistentActor
+{
+    public const string RegistryPersistenceId = "node-registry";
+
+    /// <summary>Events between snapshots: a registry of thousands of nodes recovers from one snapshot and a few events.</summary>
+    public const int SnapshotEvery = 200;
+
+    private readonly IActorRef _nodes;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, RegisteredNode> _byId = new(StringComparer.Ordinal);
+
+    // URLs of nodes from configuration an operator removed: they stay removed although ISEMS_ROUTER_IPS still names them.
+    private readonly HashSet<string> _removedConfigured = new(StringComparer.Ordinal);
+
+    // False once a merge was held in memory only: from then on nothing may be snapshotted, as it is not in the journal.
+    private bool _persisting = true;
+
+    public override string PersistenceId => RegistryPersistenceId;
+
+    public static Props Props(IActorRef nodes) => Akka.Actor.Props.Create(() => new NodeRegistryActor(nodes));
+
+    public NodeRegistryActor(IActorRef nodes)
+    {
+        _nodes = nodes;
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is not RegistrySnapshot snapshot) return;
+            foreach (var node in snapshot.Nodes) _byId[node.Id] = node;
+            _removedConfigured.UnionWith(snapshot.RemovedConfiguredUrls);
+        });
+        Recover<IRegistryEvent>(Apply);
+        Recover<RecoveryCompleted>(_ =>
+        {
+            _log.Info("Node registry recovered: {0} nodes", _byId.Count);
+            foreach (var node in _byId.Values) _nodes.Tell(Polling(node, pollAtOnce: false));
+        });
+
+        Command<AddNode>(OnAdd);
+        Command<ChangeNode>(OnChange);
+        Command<RemoveNode>(OnRemove);
+        Command<MergeConfiguredNodes>(OnMerge);
+        Command<GetRegisteredNodes>(_ => Sender.Tell(new RegistryEntries(Sorted())));
+        Command<GetRegisteredNode>(get =>
+            Sender.Tell(_byId.TryGetValue(get.Id, out var node) ? new RegistryEntry(node) : NotFound(get.Id)));
+
+        Command<SaveSnapshotSuccess>(saved =>
+            DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(failed =>
+            _log.Warning("Saving the node registry's snapshot failed (the events are kept): {0}", failed.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    private void OnAdd(AddNode add)
+    {
+        if (_byId.ContainsKey(add.Id))
+        {
+            Sender.Tell(new RegistryRefusal(RefusalKind.Conflict,
+                $"A node with id '{add.Id}' is already registered. Change it with PATCH /admin/nodes/{add.Id}, or remove it first."));
+            return;
+        }
+        if (OwnerOf(add.Url, exceptId: null) is { } owner)
+        {
+            Sender.Tell(UrlTaken(add.Url, owner));
+            return;
+        }
+        var now = Now;
+        var node = new RegisteredNode(add.Id, add.Url, add.IntervalSeconds, add.TimeoutSeconds, add.Enabled, add.Note,
+            NodeSource.Operator, ChangedByOperator: true, now, now, PollingKey: add.Id);
+        var replyTo = Sender;
+        Persist(new NodeAdded(node), added =>
+        {
+            Apply(added);
+            _log.Info("Node {0} added at {1}", node.Id, node.Url);
+            _nodes.Tell(Polling(node, pollAtOnce: true));
+            replyTo.Tell(new RegistryEntry(node));
+        });
+    }
+
+    private void OnChange(ChangeNode change)
+    {
+        if (!_byId.TryGetValue(change.Id, out var before))
+        {
+            Sender.Tell(NotFound(change.Id));
+            return;
+        }
+        var after = change.Changes.ApplyTo(before, Now);
+        if (after.Url != before.Url && OwnerOf(after.Url, exceptId: after.Id) is { } owner)
+        {
+            Sender.Tell(UrlTaken(after.Url, owner));
+            return;
+        }
+        var replyTo = Sender;
+        Persist(new NodeChanged(after), changed =>
+        {
+            Apply(changed);
+            _log.Info("Node {0} changed", after.Id);
+            // A new address, or a node just enabled, is fetched at once: the operator wants to see it work.
+            var pollAtOnce = after.Url != before.Url || (after.Enabled && !before.Enabled);
+            _nodes.Tell(Polling(after, pollAtOnce));
+            replyTo.Tell(new RegistryEntry(after));
+        });
+    }
+
+    private void OnRemove(RemoveNode remove)
+    {
+        if (!_byId.TryGetValue(remove.Id, out var node))
+        {
+            Sender.Tell(NotFound(remove.Id));
+            return;
+        }
+        var replyTo = Sender;
+        Persist(new NodeRemoved(node.Id, ByOperator: node.Source == NodeSource.Configuration), removed =>
+        {
+            Apply(removed);
+            _log.Info("Node {0} removed{1}", node.Id, remove.Purge ? ", with its stored rows" : "");
+            // The node actor answers: it knows the id its lines carry, whose rows a purge deletes.
+            _nodes.Tell(new RetireNode(node.PollingKey, remove.Purge), replyTo);
+        });
+    }
+
+    private void OnMerge(MergeConfiguredNodes merge)
+    {
+        // Entries are matched by URL: a node already registered under it (from configuration or by an operator) is
+        // left as it is, and one an operator removed stays removed.
+        var events = new List<IRegistryEvent>();
+        var planned = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var url in merge.Urls)
+        {
+            if (_removedConfigured.Contains(url.ToString()) || OwnerOf(url, exceptId: null) is not null) continue;
+            var id = ConfiguredId(url, planned);
+            planned.Add(id);
+            events.Add(new NodeAdded(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
+                NodeSource.Configuration, ChangedByOperator: false, Now, Now, PollingKey: url.ToString())));
+        }
+        foreach (var gone in _byId.Values.Where(n =>
+                     n.Source == NodeSource.Configuration && !n.ChangedByOperator && !merge.Urls.Contains(n.Url)))
+            events.Add(new NodeRemoved(gone.Id, ByOperator: false));
+
+        var retired = events.OfType<NodeRemoved>().Select(r => _byId[r.Id].PollingKey).ToList();
+        var replyTo = Sender;
+        void Merged()
+        {
+            if (events.Count > 0) _log.Info("ISEMS_ROUTER_IPS merged into the node registry: {0} changes", events.Count);
+            foreach (var key in retired) _nodes.Tell(new RetireNode(key, PurgeRows: false));
+            foreach (var added in events.OfType<NodeAdded>()) _nodes.Tell(Polling(added.Node, pollAtOnce: false));
+            replyTo.Tell(new RegistryEntries(Sorted()));
+        }
+
+        if (!merge.Persist)
+        {
+            _persisting = false;
+            foreach (var e in events) Apply(e);
+            Merged();
+            return;
+        }
+        PersistAll(events, Apply);
+        DeferAsync(events, _ => Merged());
+    }
+
+    private void Apply(IRegistryEvent @event)
+    {
+        switch (@event)
+        {
+            case NodeAdded added:
+                _byId[added.Node.Id] = added.Node;
+                _removedConfigured.Remove(added.Node.Url.ToString());
+                break;
+            case NodeChanged changed:
+                _byId[changed.Node.Id] = changed.Node;
+                break;
+            case NodeRemoved removed:
+                if (_byId.Remove(removed.Id, out var node) && removed.ByOperator) _removedConfigured.Add(node.Url.ToString());
+                break;
+        }
+        if (!IsRecovering && _persisting && LastSequenceNr % SnapshotEvery == 0)
+            SaveSnapshot(new RegistrySnapshot(_byId.Values.ToArray(), _removedConfigured.ToArray()));
+    }
+
+    private static INodeMessage Polling(RegisteredNode node, bool pollAtOnce)
+    {
+        if (!node.Enabled) return new StopPolling(node.PollingKey, node.Url);
+        var settings = new NodePollSettings(
+            node.IntervalSeconds is { } interval ? TimeSpan.FromSeconds(interval) : null,
+            node.TimeoutSeconds is { } timeout ? TimeSpan.FromSeconds(timeout) : null);
+        return new StartPolling(node.PollingKey, node.Url, settings, pollAtOnce);
+    }
+
+    /// <summary>
+    /// A node from configuration is named by its address (<c>10.36.158.33</c>, <c>host:8080</c>); a second URL on the
+    /// same host gets <c>~2</c>, and so on.
+    /// </summary>
+    private string ConfiguredId(Uri url, IReadOnlySet<string> planned)
+    {
+        var id = url.Authority;
+        for (var n = 2; _byId.ContainsKey(id) || planned.Contains(id); n++) id = $"{url.Authority}~{n}";
+        return id;
+    }
+
+    private string? OwnerOf(Uri url, string? exceptId) =>
+        _byId.Values.FirstOrDefault(n => n.Url == url && n.Id != exceptId)?.Id;
+
+    private static RegistryRefusal UrlTaken(Uri url, string owner) => new(RefusalKind.Conflict,
+        $"{url} is already polled as node '{owner}'. Change or remove that node first.");
+
+    private static RegistryRefusal NotFound(string id) => new(RefusalKind.NotFound,
+        $"No node '{id}' is registered. GET /admin/nodes lists the registered nodes.");
+
+    private List<RegisteredNode> Sorted() => _byId.Values.OrderBy(n => n.Id, StringComparer.Ordinal).ToList();
+
+    private DateTimeOffset Now => Context.System.Scheduler.Now;
+}

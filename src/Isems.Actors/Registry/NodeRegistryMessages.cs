@@ -1,0 +1,52 @@
+namespace Isems.Actors.Registry;
+
+// Commands, from the admin API. Each is answered with a RegistryEntry, RegistryEntries, NodeRetired (remove) or a
+// RegistryRefusal; validation of the values happened before, at the edge, so a command here is either applied whole
+// or refused whole.
+
+public sealed record AddNode(string Id, Uri Url, int? IntervalSeconds, int? TimeoutSeconds, bool Enabled, string? Note);
+
+public sealed record ChangeNode(string Id, NodeChanges Changes);
+
+/// <summary>Polling stops; the stored rows stay, or with <paramref name="Purge"/> are deleted. Answered by the node actor.</summary>
+public sealed record RemoveNode(string Id, bool Purge);
+
+public sealed record GetRegisteredNodes;
+
+public sealed record GetRegisteredNode(string Id);
+
+/// <summary>
+/// The node addresses from <c>ISEMS_ROUTER_IPS</c>, sent once at start: new ones are added, ones no longer there are
+/// dropped, unless an operator changed or removed them, which wins. Without <paramref name="Persist"/> (the one-shot
+/// <c>update-data</c>, which may run beside the service) the merge is held in memory only and never written.
+/// Answered with <see cref="RegistryEntries"/> once applied.
+/// </summary>
+public sealed record MergeConfiguredNodes(IReadOnlyList<Uri> Urls, bool Persist = true);
+
+// Replies
+
+public sealed record RegistryEntry(RegisteredNode Node);
+
+public sealed record RegistryEntries(IReadOnlyList<RegisteredNode> Nodes);
+
+public enum RefusalKind
+{
+    NotFound,
+    Conflict,
+}
+
+public sealed record RegistryRefusal(RefusalKind Kind, string Message);
+
+// Events, persisted in the journal. Their shape is the journal's format: add fields with defaults, never rename.
+
+public interface IRegistryEvent;
+
+public sealed record NodeAdded(RegisteredNode Node) : IRegistryEvent;
+
+public sealed record NodeChanged(RegisteredNode Node) : IRegistryEvent;
+
+/// <summary><paramref name="ByOperator"/>: an operator removed a node from configuration; its URL stays removed.</summary>
+public sealed record NodeRemoved(string Id, bool ByOperator) : IRegistryEvent;
+
+/// <summary>The registry's whole state, saved every so many events so that recovery replays few.</summary>
+public sealed record RegistrySnapshot(RegisteredNode[] Nodes, string[] RemovedConfiguredUrls);

@@ -1,0 +1,49 @@
+namespace Isems.Actors.Registry;
+
+/// <summary>Where a node's entry came from: an operator through the admin API, or <c>ISEMS_ROUTER_IPS</c>.</summary>
+public enum NodeSource
+{
+    Operator,
+    Configuration,
+}
+
+/// <summary>
+/// A node the collector is configured to poll, as the registry keeps it.
+/// <paramref name="PollingKey"/> routes it to its node actor: the id for a node an operator added, and for a node from
+/// configuration its original URL, so that the id its log reports is learned rather than assumed.
+/// </summary>
+public sealed record RegisteredNode(
+    string Id,
+    Uri Url,
+    int? IntervalSeconds,
+    int? TimeoutSeconds,
+    bool Enabled,
+    string? Note,
+    NodeSource Source,
+    bool ChangedByOperator,
+    DateTimeOffset AddedAt,
+    DateTimeOffset ChangedAt,
+    string PollingKey);
+
+/// <summary>Set a field to <paramref name="Value"/>, which may be null ("back to the default", "no note").</summary>
+public sealed record Change<T>(T Value);
+
+/// <summary>What an operator changes on a node; a null field stays as it is.</summary>
+public sealed record NodeChanges(
+    Uri? Url = null,
+    Change<int?>? IntervalSeconds = null,
+    Change<int?>? TimeoutSeconds = null,
+    bool? Enabled = null,
+    Change<string?>? Note = null)
+{
+    public RegisteredNode ApplyTo(RegisteredNode node, DateTimeOffset now) => node with
+    {
+        Url = Url ?? node.Url,
+        IntervalSeconds = IntervalSeconds is null ? node.IntervalSeconds : IntervalSeconds.Value,
+        TimeoutSeconds = TimeoutSeconds is null ? node.TimeoutSeconds : TimeoutSeconds.Value,
+        Enabled = Enabled ?? node.Enabled,
+        Note = Note is null ? node.Note : Note.Value,
+        ChangedByOperator = true,
+        ChangedAt = now,
+    };
+}

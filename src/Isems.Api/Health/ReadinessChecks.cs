@@ -1,0 +1,74 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Isems.Actors.Mqtt;
+using Isems.Actors.Registry;
+using Isems.Actors.Writing;
+using Isems.Storage;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Isems.Api.Health;
+
+/// <summary>
+/// Can lines be stored? The writer says whether its commits fail (a locked SQLite file, PostgreSQL away) and how many
+/// lines wait; a ping notices a database that went away while nothing was written.
+/// </summary>
+public sealed class DatabaseCheck(IRequiredActor<MeasurementWriterActor> writer, MeasurementStore store) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var status = await writer.ActorRef.Ask<WriterStatus>(GetWriterStatus.Instance, HealthChecks.Timeout, cancellationToken);
+        var data = new Dictionary<string, object> { ["bufferedLines"] = status.BufferedLines };
+        if (status.Failing)
+        {
+            data["failingSince"] = status.FailingSince!.Value;
+            data["failedAttempts"] = status.ConsecutiveFailures;
+            return HealthCheckResult.Unhealthy(
+                $"Writing to the database fails since {status.FailingSince:u} ({status.ConsecutiveFailures} attempts): {status.LastError}. " +
+                $"{status.BufferedLines} lines wait in memory; they are written when it answers again.", data: data);
+        }
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(HealthChecks.Timeout);
+            await store.PingAsync(timeout.Token);
+        }
+        catch (Exception error)
+        {
+            return HealthCheckResult.Unhealthy($"The database does not answer: {error.Message}", error, data);
+        }
+        return HealthCheckResult.Healthy($"{status.BufferedLines} lines waiting", data);
+    }
+}
+
+/// <summary>Can operators change nodes? The registry answers once its journal is recovered.</summary>
+public sealed class NodeRegistryCheck(IRequiredActor<NodeRegistryActor> registry) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var entries = await registry.ActorRef.Ask<RegistryEntries>(new GetRegisteredNodes(), HealthChecks.Timeout, cancellationToken);
+            return HealthCheckResult.Healthy($"{entries.Nodes.Count} nodes registered");
+        }
+        catch (AskTimeoutException)
+        {
+            return HealthCheckResult.Unhealthy(
+                "The node registry does not answer: its journal (Akka.Persistence.Sql) is being recovered or is unreachable.");
+        }
+    }
+}
+
+/// <summary>Is the broker link up? Only where MQTT is configured.</summary>
+public sealed class MqttCheck(ActorRegistry registry) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (!registry.TryGet<MqttBridgeActor>(out var bridge)) return HealthCheckResult.Healthy("MQTT is not configured");
+        var status = await bridge.Ask<MqttStatus>(new GetMqttStatus(), HealthChecks.Timeout, cancellationToken);
+        if (!status.Connected)
+            return HealthCheckResult.Unhealthy($"Not connected to {status.Broker}: {status.LastError ?? "connecting"}");
+        return status.Degraded
+            ? HealthCheckResult.Degraded($"Connected to {status.Broker}, but no message since {status.LastMessage:u}")
+            : HealthCheckResult.Healthy($"Connected to {status.Broker}");
+    }
+}

@@ -1,0 +1,107 @@
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Persistence.Sql;
+using Akka.TestKit.Xunit2;
+using Isems.Actors.Nodes;
+using Isems.Actors.Registry;
+using LinqToDB;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace Isems.Actors.Tests;
+
+/// <summary>The registry on a real Akka.Persistence.Sql journal and snapshot store, in a SQLite file.</summary>
+public sealed class NodeRegistryPersistenceTests : TestKit
+{
+    private readonly string _journal;
+
+    public NodeRegistryPersistenceTests(ITestOutputHelper output) : base(JournalConfig(out var journal), output: output) =>
+        _journal = journal;
+
+    private static Config JournalConfig(out string journal)
+    {
+        journal = Path.Combine(Path.GetTempPath(), $"isems-registry-test-{Guid.NewGuid():N}.db");
+        var connection = new SqliteConnectionStringBuilder { DataSource = journal }.ConnectionString;
+        return ConfigurationFactory.ParseString($$"""
+            akka.persistence.journal.plugin = "akka.persistence.journal.sql"
+            akka.persistence.journal.sql { connection-string = "{{connection}}", provider-name = "{{ProviderName.SQLiteMS}}", auto-initialize = on }
+            akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
+            akka.persistence.snapshot-store.sql { connection-string = "{{connection}}", provider-name = "{{ProviderName.SQLiteMS}}", auto-initialize = on }
+            """).WithFallback(SqlPersistence.DefaultConfiguration);
+    }
+
+    private IActorRef StartRegistry(IActorRef nodes) => Sys.ActorOf(NodeRegistryActor.Props(nodes));
+
+    private void Stop(IActorRef registry)
+    {
+        Watch(registry);
+        registry.Tell(PoisonPill.Instance);
+        ExpectTerminated(registry, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public void A_large_registry_comes_back_whole_from_its_snapshot_and_the_events_after_it()
+    {
+        var nodes = CreateTestProbe();
+        var registry = StartRegistry(nodes.Ref);
+        const int count = NodeRegistryActor.SnapshotEvery * 2 + 30;
+        for (var i = 0; i < count; i++)
+            registry.Tell(new AddNode($"Node-{i:0000}", new Uri($"http://10.1.{i / 200}.{i % 200}/ISEMS/ffopenmppt.log"),
+                IntervalSeconds: i % 2 == 0 ? 60 : null, TimeoutSeconds: null, Enabled: true, Note: $"note {i}"));
+        ReceiveN(count, TimeSpan.FromSeconds(60)).ToList().ForEach(reply => Assert.IsType<RegistryEntry>(reply));
+        registry.Tell(new ChangeNode("Node-0007", new NodeChanges(Enabled: false, Note: new Change<string?>(null))));
+        ExpectMsg<RegistryEntry>();
+        registry.Tell(new RemoveNode("Node-0008", Purge: false));
+        nodes.FishForMessage(m => m is RetireNode { NodeKey: "Node-0008" }, TimeSpan.FromSeconds(10));
+        Stop(registry);
+
+        var recoveredNodes = CreateTestProbe();
+        var recovered = StartRegistry(recoveredNodes.Ref);
+        recovered.Tell(new GetRegisteredNodes());
+        var entries = ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes;
+
+        Assert.Equal(count - 1, entries.Count);
+        Assert.DoesNotContain(entries, n => n.Id == "Node-0008");
+        var changed = entries.Single(n => n.Id == "Node-0007");
+        Assert.False(changed.Enabled);
+        Assert.Null(changed.Note);
+        var other = entries.Single(n => n.Id == "Node-0010");
+        Assert.Equal(60, other.IntervalSeconds);
+        Assert.Equal("note 10", other.Note);
+        Assert.Equal(new Uri("http://10.1.0.10/ISEMS/ffopenmppt.log"), other.Url);
+        // Recovery tells every node actor what to do: poll on schedule, or (the disabled one) not.
+        var told = recoveredNodes.ReceiveN(count - 1, TimeSpan.FromSeconds(10));
+        Assert.Single(told.OfType<StopPolling>(), s => s.NodeKey == "Node-0007");
+        Assert.Equal(count - 2, told.OfType<StartPolling>().Count(s => !s.PollAtOnce));
+        Assert.True(SnapshotsSaved() > 0, "a snapshot was saved, so recovery did not replay every event");
+    }
+
+    [Fact]
+    public void A_merge_without_persist_is_forgotten_by_the_next_start()
+    {
+        var registry = StartRegistry(CreateTestProbe().Ref);
+        registry.Tell(new MergeConfiguredNodes([new Uri("http://10.2.0.1/ISEMS/ffopenmppt.log")], Persist: false));
+        Assert.Single(ExpectMsg<RegistryEntries>().Nodes);
+        Stop(registry);
+
+        var again = StartRegistry(CreateTestProbe().Ref);
+        again.Tell(new GetRegisteredNodes());
+        Assert.Empty(ExpectMsg<RegistryEntries>().Nodes);
+    }
+
+    private long SnapshotsSaved()
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _journal }.ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM snapshot";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        SqliteConnection.ClearAllPools();
+        File.Delete(_journal);
+    }
+}

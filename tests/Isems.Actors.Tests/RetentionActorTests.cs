@@ -1,0 +1,75 @@
+using Akka.Actor;
+using Isems.Actors.Retention;
+using Isems.Actors.Writing;
+using Isems.LineFormat;
+using Isems.Simulator;
+using Xunit.Abstractions;
+
+namespace Isems.Actors.Tests;
+
+public sealed class RetentionActorTests(ITestOutputHelper output) : CollectorTestKit(output)
+{
+    private static Measurement Line(string nodeId, long timestamp)
+    {
+        Assert.True(LineParser.TryParse(SimulatedLines.Router(nodeId, timestamp), timestamp, out var measurement, out _));
+        return measurement!;
+    }
+
+    private async Task<List<long>> TimestampsAsync(string nodeId) =>
+        (await Store.HistoryAsync(nodeId, 10_000)).Select(r => r.Measurement.Timestamp).Order().ToList();
+
+    [Fact]
+    public async Task Retention_keeps_exactly_what_it_should_while_lines_keep_being_stored()
+    {
+        var now = Scheduler.Now.ToUnixTimeSeconds();
+        const long hour = 3600, day = 86_400;
+        // A: one row an hour for 300 hours; B: 50 rows, all older than 20 days; C: 150 rows of the last hours.
+        await Store.WriteAsync([
+            Enumerable.Range(0, 300).Select(i => Line("Node-A", now - i * hour)).ToList(),
+            Enumerable.Range(0, 50).Select(i => Line("Node-B", now - 20 * day - i * hour)).ToList(),
+            Enumerable.Range(0, 150).Select(i => Line("Node-C", now - i * 60)).ToList(),
+        ]);
+        var writer = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()));
+        var options = new RetentionOptions
+        {
+            MaxAge = TimeSpan.FromDays(10),
+            RowsPerNode = 100,
+            Every = TimeSpan.FromHours(1),
+            BatchRows = 37,
+            PauseBetweenBatches = TimeSpan.FromMilliseconds(200),
+        };
+        var retention = Sys.ActorOf(RetentionActor.Props(Store, options));
+
+        Assert.Null((await retention.Ask<RetentionStatus>(GetRetentionStatus.Instance)).LastRunEnded); // started, timer armed
+        Scheduler.Advance(options.Every);
+        // While retention works through its batches, a node keeps sending lines: 80 in 8 writes.
+        var written = 0;
+        AwaitAssert(() =>
+        {
+            if (written < 8)
+            {
+                writer.Tell(new WriteLines(Enumerable.Range(written * 10, 10).Select(i => Line("Node-D", now - i * 30)).ToList(), written));
+                written++;
+            }
+            Scheduler.Advance(options.PauseBetweenBatches);
+            var status = retention.Ask<RetentionStatus>(GetRetentionStatus.Instance, TimeSpan.FromSeconds(3)).Result;
+            Assert.False(status.Running);
+            Assert.NotNull(status.LastRunEnded);
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+        ReceiveN(written, TimeSpan.FromSeconds(10)).ToList().ForEach(m => Assert.IsType<LinesWritten>(m));
+        while (written < 8)
+        {
+            writer.Tell(new WriteLines(Enumerable.Range(written * 10, 10).Select(i => Line("Node-D", now - i * 30)).ToList(), written));
+            ExpectMsg<LinesWritten>();
+            written++;
+        }
+
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => now - i * hour).Order(), await TimestampsAsync("Node-A"));
+        Assert.Empty(await TimestampsAsync("Node-B"));
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => now - i * 60L).Order(), await TimestampsAsync("Node-C"));
+        Assert.Equal(80, (await TimestampsAsync("Node-D")).Count);
+        var final = await retention.Ask<RetentionStatus>(GetRetentionStatus.Instance);
+        Assert.Equal(60 + 50, final.DeletedByAge);            // A's 60 rows older than 10 days, all of B
+        Assert.Equal(140 + 50, final.DeletedBeyondRowsPerNode); // A's 240 younger rows down to 100, C's 150 down to 100
+    }
+}
