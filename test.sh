@@ -11,6 +11,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)   # another process holding the database's lock
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)   # checks the shipped unit file
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing ${missing[*]} for the tests..."

@@ -1,6 +1,7 @@
 using System.Text;
 using Akka.Actor;
 using Isems.Actors.Mqtt;
+using Isems.Actors.Nodes;
 using Isems.Simulator;
 using Isems.Testing;
 using MQTTnet;
@@ -133,5 +134,63 @@ public sealed class MqttBridgeMosquittoTests(ITestOutputHelper output) : Collect
         var status = await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3));
         Assert.Equal(1000, await Store.CountAsync());
         Assert.Equal(new Dictionary<string, long> { ["empty"] = 250, ["not_utf8"] = 250, ["too_large"] = 250, ["no_valid_line"] = 250 }, status.Dropped);
+    }
+
+    [Fact]
+    public async Task A_backlog_beyond_the_bound_waits_at_the_broker_until_commits_make_room_and_then_all_arrives()
+    {
+        await using var broker = await MosquittoBroker.StartNewAsync();
+        // A probe stands in for the node actors: nothing is committed until it answers.
+        var nodes = CreateTestProbe();
+        var options = new MqttOptions { Server = "127.0.0.1", Port = broker.Port, ClientId = "collector", JitterSeed = 1, MaxAwaitingCommit = 20 };
+        var bridge = Sys.ActorOf(MqttBridgeActor.Props(options, nodes.Ref));
+        await EventuallyAsync(() => Connected(bridge));
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+        const int backlog = 300;
+        for (var i = 0; i < backlog; i++)
+            await PublishUntilTakenAsync(publisher, broker.Port, $"/isems/esp-{i % 3}/csvlog", Payload($"esp-{i % 3}", i));
+
+        // The bridge stops reading at the bound: what it read reaches it, and no more.
+        await EventuallyAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))) is { ReadingPaused: true } s
+            && s.Messages == s.Unacknowledged);
+        var held = (await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))).Messages;
+        Output?.WriteLine($"held while nothing was committed: {held}");
+        Assert.InRange(held, options.MaxAwaitingCommit, backlog - 1);
+
+        // Commits make room: the rest comes, each message acknowledged once committed.
+        var answered = 0;
+        while (answered < backlog)
+        {
+            var ingest = nodes.ExpectMsg<IngestLines>(TimeSpan.FromSeconds(10));
+            nodes.Reply(new LinesIngested(ingest.NodeKey, ingest.Tag, ingest.Lines.Count, 0));
+            answered++;
+        }
+        await EventuallyAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))) is { Acknowledged: backlog, AwaitingCommit: 0 });
+        Assert.True((await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))).PeakAwaitingCommit < backlog);
+    }
+
+    [Fact]
+    public async Task A_json_measurement_on_a_data_json_topic_is_stored_like_its_line_and_bad_json_is_counted()
+    {
+        await using var broker = await MosquittoBroker.StartNewAsync();
+        var bridge = Bridge(broker.Port, StartNodes());
+        await EventuallyAsync(() => Connected(bridge));
+        using var publisher = new MqttClientFactory().CreateMqttClient();
+
+        var json = $$"""
+            {"nodeId":"esp-json","isemsRevision":"1","timestamp":{{Clock - 600}},"openMPPTFirmwareVersion":"ESP_2.0","timeToShutdown":0,
+             "isPowerSaveMode":0,"openCircuitVoltage":14.8,"mppVoltage":13.1,"batteryVoltage":12.2,"batteryChargeEstimate":55,
+             "batteryHealthEstimate":100,"batteryTemperature":16,"lowVoltageDisconnectVoltage":11.7,"temperatureCorrectedVoltage":14.2,
+             "rateBatteryCapacity":7,"ratedSolarModuleCapacity":20,"latitude":52.5,"longitude":13.4,"status":"902"}
+            """;
+        await PublishUntilTakenAsync(publisher, broker.Port, "isems/esp-json/data.json", json);
+        await PublishUntilTakenAsync(publisher, broker.Port, "/isems/esp-json/data.json", "{\"nodeId\":");
+        await PublishUntilTakenAsync(publisher, broker.Port, "/isems/esp-json/data.json", json.Replace("\"timestamp\":", "\"timestamp\":\"x\",\"t\":"));
+
+        await EventuallyAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))) is { Messages: 3, AwaitingCommit: 0 });
+        var status = await bridge.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3));
+        var stored = Assert.Single(await Store.LatestPerNodeAsync());
+        Assert.Equal(("esp-json", Clock - 600, 0x902), (stored.Measurement.NodeId, stored.Measurement.Timestamp, stored.Measurement.Status));
+        Assert.Equal(new Dictionary<string, long> { ["not_json"] = 1, ["no_valid_line"] = 1 }, status.Dropped);
     }
 }

@@ -1,5 +1,8 @@
 using Akka.Actor;
 using Isems.Actors.Nodes;
+using Isems.Actors.Polling;
+using Isems.Actors.Writing;
+using Isems.Storage;
 using Isems.LineFormat;
 using Isems.Simulator;
 using Xunit.Abstractions;
@@ -31,5 +34,67 @@ public sealed class NodeActorIngestTests(ITestOutputHelper output) : CollectorTe
         Assert.Equal(1, status.LinesRejected[RejectReason.Number]);
         Assert.Equal(11, status.LinesPushed);
         Assert.Equal(8, await Store.CountAsync());
+    }
+
+    [Fact]
+    public void Lines_whose_write_was_committed_are_not_sent_to_the_writer_again_but_lines_that_failed_are()
+    {
+        // A probe stands in as the writer, to see what the node actor asks of it.
+        var writer = CreateTestProbe();
+        var node = Sys.ActorOf(NodeActor.Props("FF-ESP-Hof", writer.Ref, NodeLogFetcher.Create(DefaultPolling), new PollGate(1), DefaultPolling));
+
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(0, 5).Lines, RejectionCounts.None, 1));
+        var first = writer.ExpectMsg<WriteLines>();
+        writer.Reply(new LinesWritten(first.CorrelationId, new WriteOutcome(5, 0, [])));
+        ExpectMsg<LinesIngested>();
+
+        // The next payload repeats four committed lines: only its newest goes to the database.
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(1, 5).Lines, RejectionCounts.None, 2));
+        var second = writer.ExpectMsg<WriteLines>();
+        Assert.Equal(Payload(5, 1).Lines, second.Lines);
+        writer.Reply(new LinesNotWritten(second.CorrelationId, "the buffer is full"));
+        Assert.Equal(2, ExpectMsg<LinesNotIngested>().Tag);
+
+        // That line was not committed, so it is offered again; the other four count as duplicates.
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(1, 5).Lines, RejectionCounts.None, 3));
+        var third = writer.ExpectMsg<WriteLines>();
+        Assert.Equal(Payload(5, 1).Lines, third.Lines);
+        writer.Reply(new LinesWritten(third.CorrelationId, new WriteOutcome(1, 0, [])));
+        var done = ExpectMsg<LinesIngested>();
+        Assert.Equal((3L, 1, 4), (done.Tag, done.Stored, done.Duplicates));
+    }
+
+    [Fact]
+    public void A_line_whose_write_is_under_way_is_waited_for_not_written_twice_and_its_failure_fails_every_waiting_payload()
+    {
+        var writer = CreateTestProbe();
+        var node = Sys.ActorOf(NodeActor.Props("FF-ESP-Hof", writer.Ref, NodeLogFetcher.Create(DefaultPolling), new PollGate(1), DefaultPolling));
+
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(0, 5).Lines, RejectionCounts.None, 1));
+        var first = writer.ExpectMsg<WriteLines>();
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(1, 5).Lines, RejectionCounts.None, 2));
+        var second = writer.ExpectMsg<WriteLines>();
+        Assert.Equal(Payload(5, 1).Lines, second.Lines);
+
+        // The second payload's own line is committed first, but it also waits for the four lines of the first.
+        node.Tell(new LinesWritten(second.CorrelationId, new WriteOutcome(1, 0, [])), writer.Ref);
+        node.Tell(new LinesWritten(first.CorrelationId, new WriteOutcome(5, 0, [])), writer.Ref);
+        Assert.Equal(1, ExpectMsg<LinesIngested>().Tag);
+        var done = ExpectMsg<LinesIngested>();
+        Assert.Equal((2L, 1, 4), (done.Tag, done.Stored, done.Duplicates));
+
+        // A failed write fails the payloads waiting on it too; their senders offer them again.
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(10, 5).Lines, RejectionCounts.None, 3));
+        var third = writer.ExpectMsg<WriteLines>();
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(11, 5).Lines, RejectionCounts.None, 4));
+        var fourth = writer.ExpectMsg<WriteLines>();
+        node.Tell(new LinesNotWritten(third.CorrelationId, "the buffer is full"), writer.Ref);
+        Assert.Equal(3, ExpectMsg<LinesNotIngested>().Tag);
+        Assert.Equal(4, ExpectMsg<LinesNotIngested>().Tag);
+        node.Tell(new LinesWritten(fourth.CorrelationId, new WriteOutcome(1, 0, [])), writer.Ref);
+
+        // Offered again: the failed lines go to the writer once more, the committed one does not.
+        node.Tell(new IngestLines("FF-ESP-Hof", Payload(11, 5).Lines, RejectionCounts.None, 5));
+        Assert.Equal(Payload(11, 4).Lines, writer.ExpectMsg<WriteLines>().Lines);
     }
 }

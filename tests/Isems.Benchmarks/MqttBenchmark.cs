@@ -27,16 +27,16 @@ internal static class MqttBenchmark
     public static async Task RunAsync(int messages)
     {
         await using var broker = await MosquittoBroker.StartNewAsync();
-        var payloads = BuildPayloads(messages);
+        var live = messages / 2;
+        var backlog = messages - live;
 
         Report.Header($"mqtt: {messages:N0} messages of 5 overlapping lines from {Nodes:N0} nodes, Mosquitto on loopback, QoS 1");
-        var ceiling = await CeilingAsync(broker.Port, payloads);
+        var ceiling = await CeilingAsync(broker.Port, messages);
         Report.Row("ceiling: backlog drained by a client that does nothing", messages / ceiling.TotalSeconds, "msgs/s");
 
         var folder = Directory.CreateTempSubdirectory("isems-bench-");
         using var store = new MeasurementStore(DatabaseTarget.Parse($"sqlite:///{Path.Combine(folder.FullName, "mqtt.db")}", folder.FullName));
         store.Migrate();
-        var process = Process.GetCurrentProcess();
         using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
         var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions()), "writer");
         var polling = new PollingOptions { Scheduled = false };
@@ -47,79 +47,139 @@ internal static class MqttBenchmark
         var bridge = system.ActorOf(MqttBridgeActor.Props(options, nodes));
         await UntilAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus())).Connected);
         var watch = Stopwatch.StartNew();
-        await PublishAsync(broker.Port, payloads[..(messages / 2)]);
-        await UntilAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus())) is { AwaitingCommit: 0 } s && s.Messages >= messages / 2);
-        var live = watch.Elapsed;
-        Report.Row("collector, live: publish to commit", messages / 2 / live.TotalSeconds, "msgs/s",
-            $"{live.TotalSeconds:0.0} s for {messages / 2:N0}; {(await store.CountAsync()):N0} rows");
+        var published = TimeSpan.Zero;
+        var publishing = PublishAsync(broker.Port, 0, live).ContinueWith(t => { published = watch.Elapsed; return t; }).Unwrap();
+        var liveRun = await UntilStoredAsync(bridge, store, DistinctLines(live), publishing);
+        await publishing;
+        var liveTime = watch.Elapsed;
+        Report.Row("collector, live: publish to commit", live / liveTime.TotalSeconds, "msgs/s",
+            $"{liveTime.TotalSeconds:0.0} s for {live:N0}, the publishers done after {published.TotalSeconds:0.0} s; {liveRun}");
 
         // Backlog: the collector away while the other half is published, then drained.
         await bridge.GracefulStop(TimeSpan.FromSeconds(10));
         await Task.Delay(500);
-        await PublishAsync(broker.Port, payloads[(messages / 2)..]);
+        watch.Restart();
+        await PublishAsync(broker.Port, live, messages);
+        Report.Row("publishers alone (8 clients, QoS 1, no subscriber connected)", backlog / watch.Elapsed.TotalSeconds, "msgs/s",
+            "what the live row can reach at most on this machine");
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        var process = Process.GetCurrentProcess();
         process.Refresh();
         var memoryBefore = process.WorkingSet64;
         watch.Restart();
         bridge = system.ActorOf(MqttBridgeActor.Props(options, nodes));
-        long peak = 0;
-        await UntilAsync(async () =>
-        {
-            process.Refresh();
-            peak = Math.Max(peak, process.WorkingSet64);
-            return (await bridge.Ask<MqttStatus>(new GetMqttStatus())) is { AwaitingCommit: 0 } s && s.Messages >= messages - messages / 2;
-        });
+        var drainRun = await UntilStoredAsync(bridge, store, DistinctLines(messages), null);
         var drain = watch.Elapsed;
-        Report.Row("collector, backlog drained after a restart", (messages - messages / 2) / drain.TotalSeconds, "msgs/s",
-            $"{ceiling / drain / 2:P0} of the ceiling; resident memory {memoryBefore / 1048576:N0} MiB before, peak {peak / 1048576:N0} MiB");
-        Report.Row("rows stored (one per distinct line)", await store.CountAsync(), "rows");
+        Report.Row("collector, backlog drained after a restart", backlog / drain.TotalSeconds, "msgs/s",
+            $"{backlog / drain.TotalSeconds / (messages / ceiling.TotalSeconds):P0} of the ceiling; {drain.TotalSeconds:0.0} s for {backlog:N0}; " +
+            $"resident memory {memoryBefore / 1048576:N0} MiB before, peak {drainRun.PeakResident / 1048576:N0} MiB; {drainRun}");
+        var rows = await store.CountAsync();
+        Report.Row("rows stored (one per distinct line)", rows, "rows",
+            rows == DistinctLines(messages) ? "every distinct line" : $"MISSING {DistinctLines(messages) - rows:N0} of {DistinctLines(messages):N0}");
 
         await system.Terminate();
         SqliteConnection.ClearAllPools();
         folder.Delete(recursive: true);
     }
 
-    private static byte[][] BuildPayloads(int messages)
+    /// <summary>What a phase saw: the bridge's counters and the peaks sampled while it ran.</summary>
+    private sealed record Run(long Messages, long Redelivered, long Acknowledged, int PeakAwaitingCommit, long PeakResident, long Rows, long Expected)
     {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var rounds = messages / Nodes;
-        var payloads = new byte[messages][];
-        for (var m = 0; m < messages; m++)
+        public override string ToString() =>
+            $"{Rows:N0}/{Expected:N0} rows; bridge: {Messages:N0} messages ({Redelivered:N0} redelivered), {Acknowledged:N0} acks, at most {PeakAwaitingCommit:N0} awaiting commit";
+    }
+
+    /// <summary>
+    /// Waits until every distinct line is stored and nothing awaits commit, sampling resident memory; gives up when
+    /// nothing moves for a minute (a stall is a result, printed, not a hang).
+    /// </summary>
+    private static async Task<Run> UntilStoredAsync(IActorRef bridge, MeasurementStore store, long expected, Task? publishing)
+    {
+        var process = Process.GetCurrentProcess();
+        long peak = 0, rows = 0, lastAcks = -1;
+        var lastProgress = Stopwatch.StartNew();
+        var sinceCount = Stopwatch.StartNew();
+        MqttStatus status;
+        while (true)
         {
-            var node = m % Nodes;
-            var round = m / Nodes;
-            var lines = Enumerable.Range(round, 5).Select(i => SimulatedLines.Esp($"esp-{node:0000}", now - (rounds + 5 - i) * 65L));
-            payloads[m] = Encoding.UTF8.GetBytes(string.Join("\n", lines));
+            await Task.Delay(50);
+            process.Refresh();
+            peak = Math.Max(peak, process.WorkingSet64);
+            status = await bridge.Ask<MqttStatus>(new GetMqttStatus());
+            if (status.Acknowledged != lastAcks)
+            {
+                lastAcks = status.Acknowledged;
+                lastProgress.Restart();
+            }
+            // Counting a million rows is not free: only when the bridge is idle, or every few seconds.
+            if ((status.AwaitingCommit == 0 && publishing is null or { IsCompleted: true }) || sinceCount.Elapsed > TimeSpan.FromSeconds(5))
+            {
+                rows = await store.CountAsync();
+                sinceCount.Restart();
+                if (rows >= expected && status.AwaitingCommit == 0) break;
+            }
+            if (lastProgress.Elapsed > TimeSpan.FromMinutes(1) && publishing is null or { IsCompleted: true })
+            {
+                Console.WriteLine($"  STALLED: no acknowledgement for a minute, {status.AwaitingCommit:N0} awaiting commit, last error: {status.LastError}");
+                rows = await store.CountAsync();
+                break;
+            }
         }
-        return payloads;
+        return new Run(status.Messages, status.Redelivered, status.Acknowledged, status.PeakAwaitingCommit, peak, rows, expected);
+    }
+
+    /// <summary>Distinct lines in the first <paramref name="messages"/> messages: each node's rounds, plus the 4 older lines of its first.</summary>
+    private static long DistinctLines(int messages)
+    {
+        long total = 0;
+        for (var node = 0; node < Nodes && node < messages; node++)
+            total += (messages - 1 - node) / Nodes + 1 + 4;
+        return total;
+    }
+
+    private static readonly long Now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>Message <paramref name="m"/>: node m % 1000, its round m / 1000 and the four lines before it (65 s apart).</summary>
+    private static byte[] Payload(int m)
+    {
+        var node = m % Nodes;
+        var round = m / Nodes;
+        var lines = Enumerable.Range(round, 5).Select(i => SimulatedLines.Esp($"esp-{node:0000}", Now - (100_000 - i) * 65L));
+        return Encoding.UTF8.GetBytes(string.Join("\n", lines));
     }
 
     /// <summary>Eight publishing clients, each awaiting the broker's acknowledgement of every message (QoS 1).</summary>
-    private static async Task PublishAsync(int port, byte[][] payloads)
+    private static async Task PublishAsync(int port, int from, int to)
     {
         const int publishers = 8;
         await Task.WhenAll(Enumerable.Range(0, publishers).Select(async p =>
         {
             using var client = new MqttClientFactory().CreateMqttClient();
             await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId($"node-pub-{p}").Build());
-            for (var m = p; m < payloads.Length; m += publishers)
+            for (var m = from + p; m < to; m += publishers)
             {
                 var topic = $"/isems/esp-{m % Nodes:0000}/csvlog";
-                await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(payloads[m])
+                await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Payload(m))
                     .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
             }
             await client.DisconnectAsync();
         }));
     }
 
-    private static async Task<TimeSpan> CeilingAsync(int port, byte[][] payloads)
+    private static async Task<TimeSpan> CeilingAsync(int port, int messages)
     {
-        var options = new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId("ceiling")
+        // The bridge's receive maximum, and socket buffers well above MQTTnet's 8 KiB default (which would make the
+        // ceiling a TCP window artefact), so only the work differs.
+        var bridge = new MqttOptions { Server = "127.0.0.1" };
+        var options = new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", port).WithReceiveMaximum(bridge.MaxAwaitingCommit).WithClientId("ceiling")
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithCleanStart(false).WithSessionExpiryInterval(3600).Build();
+        ((MqttClientTcpOptions)options.ChannelOptions).BufferSize = 1024 * 1024;
         using var client = new MqttClientFactory().CreateMqttClient();
         await client.ConnectAsync(options);
         await client.SubscribeAsync("/isems/+/csvlog", MqttQualityOfServiceLevel.AtLeastOnce);
         await client.DisconnectAsync();
-        await PublishAsync(port, payloads);
+        await PublishAsync(port, 0, messages);
 
         long received = 0;
         client.ApplicationMessageReceivedAsync += _ =>
@@ -129,7 +189,7 @@ internal static class MqttBenchmark
         };
         var watch = Stopwatch.StartNew();
         await client.ConnectAsync(options);
-        await UntilAsync(() => Task.FromResult(Interlocked.Read(ref received) >= payloads.Length));
+        await UntilAsync(() => Task.FromResult(Interlocked.Read(ref received) >= messages));
         var elapsed = watch.Elapsed;
         await client.DisconnectAsync();
         return elapsed;

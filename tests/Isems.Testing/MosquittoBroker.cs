@@ -24,7 +24,11 @@ public sealed class MosquittoBroker : IAsyncDisposable
 
     public int Port { get; }
 
-    public static async Task<MosquittoBroker> StartNewAsync()
+    /// <param name="extraConfig">
+    /// Lines added to the configuration: more listeners (TLS), a password file. When they set <c>allow_anonymous</c>,
+    /// the default (anonymous clients allowed) is left out.
+    /// </param>
+    public static async Task<MosquittoBroker> StartNewAsync(string? extraConfig = null)
     {
         if (!File.Exists(Binary))
             throw new InvalidOperationException($"{Binary} is missing: install Mosquitto (apt-get install mosquitto), as ./test.sh does.");
@@ -36,7 +40,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
             listener.Stop();
             await File.WriteAllTextAsync(Path.Combine(folder, "mosquitto.conf"), $"""
                 listener {broker.Port} 127.0.0.1
-                allow_anonymous true
+                {(extraConfig?.Contains("allow_anonymous") == true ? "" : "allow_anonymous true")}
                 user root
                 persistence true
                 persistence_location {folder}/
@@ -47,6 +51,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
                 log_dest stderr
                 log_type error
                 log_type warning
+                {extraConfig}
                 """);
             await broker.StartAsync();
             return broker;

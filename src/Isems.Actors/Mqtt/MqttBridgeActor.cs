@@ -24,37 +24,49 @@ public sealed record MqttStatus(
     string? LastError,
     IReadOnlyDictionary<string, long> Dropped,
     long TopicMismatches,
-    int AwaitingCommit);
+    int AwaitingCommit,
+    int PeakAwaitingCommit,
+    long Redelivered,
+    long Acknowledged,
+    int Unacknowledged,
+    bool ReadingPaused);
 
 /// <summary>
-/// The link to the MQTT broker. Owns one MQTTnet client: connects under a fixed client id with a persistent
-/// session, subscribes with QoS 1, reconnects with capped, jittered backoff, and pings to notice a half-open link.
-/// Each message's lines go to their node's actor; the message is acknowledged to the broker only once its lines are
-/// committed (or found bad), so a crash in between loses nothing: the broker delivers it again. The library's
-/// callbacks only tell this actor; they never touch its state.
+/// The link to the MQTT broker. Owns one MQTTnet client per connection: connects under a fixed client id with a
+/// persistent session, subscribes with QoS 1, reconnects with capped, jittered backoff, and pings to notice a
+/// half-open link. Each message's lines go to their node's actor; the message is acknowledged to the broker only once
+/// its lines are committed (or found bad), so a crash in between loses nothing: the broker delivers it again. At most
+/// <see cref="MqttOptions.MaxAwaitingCommit"/> messages wait for their commit: beyond that the bridge stops reading
+/// from the socket (<see cref="ReadGate"/>), and the broker keeps the rest. The library's callbacks only tell this
+/// actor; they never touch its state.
 /// </summary>
 public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
 {
+    // Every connection gets a client of its own and a number. A message carries its connection's number: an
+    // acknowledgement is only valid on the connection that delivered the message (packet ids are reused on the
+    // next one, so acknowledging a stale one there would acknowledge a different message, which would be lost).
     private sealed record Connect;
-    private sealed record Connected;
-    private sealed record ConnectFailed(string Error);
-    private sealed record Disconnected(string Reason);
+    private sealed record Connected(int Connection);
+    private sealed record ConnectFailed(int Connection, string Error);
+    private sealed record Disconnected(int Connection, string Reason);
     private sealed record CheckLink;
-    private sealed record LinkChecked(bool Alive);
-    private sealed record MessageArrived(MqttApplicationMessageReceivedEventArgs Args);
+    private sealed record LinkChecked(int Connection, bool Alive);
+    private sealed record MessageArrived(int Connection, MqttApplicationMessageReceivedEventArgs Args);
     private sealed record Pending(MqttApplicationMessageReceivedEventArgs Args, int Outstanding, IReadOnlyList<IngestLines> Parts);
     private sealed record RetryIngest(IngestLines Part);
 
     private readonly MqttOptions _options;
     private readonly IActorRef _nodes;
-    private readonly IMqttClient _client;
     private readonly MqttClientFactory _factory = new();
     private readonly Random _jitter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<long, Pending> _pending = [];
     private readonly Dictionary<string, long> _dropped = new(StringComparer.Ordinal);
-    private long _tag, _messages, _reconnects, _mismatches;
-    private int _failedConnects;
+    private IMqttClient? _client;
+    private ReadGate _gate;
+    private int _connection;
+    private long _tag, _messages, _reconnects, _mismatches, _redelivered, _acknowledged;
+    private int _failedConnects, _peakPending;
     private bool _connected, _connecting;
     private DateTimeOffset? _connectedSince, _lastMessage;
     private string? _lastError;
@@ -69,22 +81,10 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         _options = options;
         _nodes = nodes;
         _jitter = new Random(options.JitterSeed);
-        _client = _factory.CreateMqttClient();
-        var self = Self;
-        _client.ApplicationMessageReceivedAsync += args =>
-        {
-            args.AutoAcknowledge = false;
-            self.Tell(new MessageArrived(args));
-            return Task.CompletedTask;
-        };
-        _client.DisconnectedAsync += args =>
-        {
-            if (args.ClientWasConnected) self.Tell(new Disconnected(args.Exception?.Message ?? args.Reason.ToString()));
-            return Task.CompletedTask;
-        };
+        _gate = new ReadGate(options.MaxAwaitingCommit);
 
         Receive<Connect>(_ => StartConnect());
-        Receive<Connected>(_ =>
+        Receive<Connected>(connected => connected.Connection == _connection, _ =>
         {
             _connecting = false;
             if (_connectedSince is not null || _reconnects > 0) _log.Info("MQTT link to {0} is up again", Broker);
@@ -94,14 +94,14 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             _connectedSince = Now;
             Timers.StartPeriodicTimer("check", new CheckLink(), _options.CheckInterval);
         });
-        Receive<ConnectFailed>(failed =>
+        Receive<ConnectFailed>(failed => failed.Connection == _connection, failed =>
         {
             _connecting = false;
             _lastError = failed.Error;
             if (_failedConnects++ == 0) _log.Warning("MQTT broker {0} unreachable, retrying: {1}", Broker, failed.Error);
             ScheduleReconnect();
         });
-        Receive<Disconnected>(lost =>
+        Receive<Disconnected>(lost => lost.Connection == _connection, lost =>
         {
             if (!_connected) return;
             _connected = false;
@@ -110,31 +110,48 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             _reconnects++;
             // Unacknowledged messages will come again from the broker's session: forget them here.
             _pending.Clear();
+            _gate.Release();
             Timers.Cancel("check");
             _log.Warning("MQTT link to {0} lost: {1}", Broker, lost.Reason);
             ScheduleReconnect();
         });
+        // News of an earlier connection: that client is gone already.
+        Receive<Connected>(_ => { });
+        Receive<ConnectFailed>(_ => { });
+        Receive<Disconnected>(_ => { });
         Receive<CheckLink>(_ =>
         {
+            // A closed gate with nothing awaiting commit and nothing arriving for a whole check interval means a
+            // counted packet never reached this actor (the library dropped it): without this the link would stay
+            // paused for good. Reading on costs at most what the count had leaked.
+            if (_gate.IsClosed && _pending.Count == 0 && !(_lastMessage > Now - _options.CheckInterval))
+            {
+                _log.Warning("MQTT: reading was paused with nothing awaiting commit ({0} counted); reading on", _gate.Unsettled);
+                _gate.Reset();
+            }
             // Messages arriving prove the link; a ping queued behind thousands of them could time out and
-            // tear down a healthy link under load. Only a silent link is pinged.
-            if (_lastMessage > Now - _options.CheckInterval) return;
-            _client.TryPingAsync().PipeTo(Self, success: alive => new LinkChecked(alive));
+            // tear down a healthy link under load. Only a silent link is pinged, and not while the bridge itself
+            // stopped reading (the answer would wait behind the unread messages).
+            if (_lastMessage > Now - _options.CheckInterval || _gate.IsClosed || _client is not { } client) return;
+            var connection = _connection;
+            client.TryPingAsync().PipeTo(Self, success: alive => new LinkChecked(connection, alive));
         });
         Receive<LinkChecked>(check =>
         {
-            if (check.Alive || !_connected) return;
-            Self.Tell(new Disconnected("the broker did not answer a ping"));
-            _client.DisconnectAsync().PipeTo(Self, success: () => Done.Instance, failure: _ => Done.Instance);
+            if (check.Alive || !_connected || check.Connection != _connection) return;
+            Self.Tell(new Disconnected(check.Connection, "the broker did not answer a ping"));
+            _client?.DisconnectAsync().PipeTo(Self, success: () => Done.Instance, failure: _ => Done.Instance);
         });
         Receive<Done>(_ => { });
 
-        Receive<MessageArrived>(OnMessage);
+        // A message of an earlier connection is not acknowledged: the broker sends it again on this one.
+        Receive<MessageArrived>(arrived => arrived.Connection == _connection, OnMessage);
+        Receive<MessageArrived>(_ => { });
         Receive<LinesIngested>(ingested => Settle(ingested.Tag));
         Receive<LinesNotIngested>(failed =>
         {
             // Still unacknowledged, so the broker keeps it; offered again shortly, since the broker itself would
-            // redeliver only after a reconnect, and meanwhile it counts against the receive maximum.
+            // redeliver only after a reconnect.
             _lastError = $"lines of {failed.NodeKey} not stored yet: {failed.Reason}";
             if (_pending.TryGetValue(failed.Tag, out var pending) && pending.Parts.FirstOrDefault(p => p.NodeKey == failed.NodeKey) is { } part)
                 Timers.StartSingleTimer($"retry-{failed.Tag}-{failed.NodeKey}", new RetryIngest(part), _options.IngestRetryDelay);
@@ -152,28 +169,49 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
     {
         if (_connected || _connecting) return;
         _connecting = true;
+        _pending.Clear();
+        _client?.Dispose();
+        _gate.Release();
+        _gate = new ReadGate(_options.MaxAwaitingCommit);
+        var connection = ++_connection;
+        var self = Self;
+        var client = _client = _factory.CreateMqttClient();
+        client.ApplicationMessageReceivedAsync += args =>
+        {
+            args.AutoAcknowledge = false;
+            self.Tell(new MessageArrived(connection, args));
+            return Task.CompletedTask;
+        };
+        client.DisconnectedAsync += args =>
+        {
+            if (args.ClientWasConnected) self.Tell(new Disconnected(connection, args.Exception?.Message ?? args.Reason.ToString()));
+            return Task.CompletedTask;
+        };
+
         var builder = new MqttClientOptionsBuilder()
             .WithTcpServer(_options.Server, _options.Port)
+            .WithStreamProvider(new GatedStreamProvider(_options, _gate))
             .WithClientId(_options.ClientId)
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
+            .WithReceiveMaximum(_options.MaxAwaitingCommit)
             .WithCleanStart(false)
             .WithSessionExpiryInterval(uint.MaxValue)
             .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
             .WithTimeout(TimeSpan.FromSeconds(10));
         if (_options.Username is not null) builder.WithCredentials(_options.Username, _options.Password);
-        if (_options.Tls) builder.WithTlsOptions(tls => tls.UseTls());
         var options = builder.Build();
         var subscribe = _options.Topics.Aggregate(_factory.CreateSubscribeOptionsBuilder(),
             (b, topic) => b.WithTopicFilter(topic, MqttQualityOfServiceLevel.AtLeastOnce)).Build();
-        var client = _client;
         ConnectAndSubscribeAsync(client, options, subscribe).PipeTo(Self,
-            success: () => new Connected(),
-            failure: error => new ConnectFailed(error.GetBaseException().Message));
+            success: () => new Connected(connection),
+            failure: error => new ConnectFailed(connection, error.GetBaseException().Message));
     }
 
     private static async Task ConnectAndSubscribeAsync(IMqttClient client, MqttClientOptions options, MqttClientSubscribeOptions subscribe)
     {
-        await client.ConnectAsync(options);
+        var result = await client.ConnectAsync(options);
+        if (result.ResultCode != MqttClientConnectResultCode.Success)
+            throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode} {result.ReasonString}".TrimEnd());
         // Subscribing after every connect: a broker that lost its sessions (restarted without persistence) needs it.
         await client.SubscribeAsync(subscribe);
     }
@@ -188,6 +226,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
     {
         var args = arrived.Args;
         _messages++;
+        if (args.ApplicationMessage.Dup) _redelivered++;
         _lastMessage = Now;
         var payload = args.ApplicationMessage.Payload;
         var topicNode = TopicNodeId(args.ApplicationMessage.Topic);
@@ -207,7 +246,16 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var parsed = LineParser.ParsePayload(bytes, Now.ToUnixTimeSeconds());
+        // The JSON variant (SPEC §2) by its topic; either way the same measurements, validated the same way.
+        var parsed = IsJsonTopic(args.ApplicationMessage.Topic)
+            ? JsonMeasurementParser.Parse(bytes, Now.ToUnixTimeSeconds())
+            : LineParser.ParsePayload(bytes, Now.ToUnixTimeSeconds());
+        if (parsed is null)
+        {
+            Drop("not_json");
+            Acknowledge(args);
+            return;
+        }
         var byNode = parsed.Lines.GroupBy(l => l.NodeId, StringComparer.Ordinal).ToList();
         _mismatches += byNode.Count(g => topicNode is not null && g.Key != topicNode);
         if (byNode.Count == 0)
@@ -222,6 +270,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         var tag = ++_tag;
         var parts = byNode.Select((g, i) => new IngestLines(g.Key, g.ToList(), i == 0 ? parsed.Rejections : RejectionCounts.None, tag)).ToList();
         _pending[tag] = new Pending(args, parts.Count, parts);
+        _peakPending = Math.Max(_peakPending, _pending.Count);
         foreach (var part in parts) _nodes.Tell(part);
     }
 
@@ -237,10 +286,21 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         Acknowledge(pending.Args);
     }
 
-    private void Acknowledge(MqttApplicationMessageReceivedEventArgs args) =>
-        args.AcknowledgeAsync(CancellationToken.None).PipeTo(Self, success: () => Done.Instance, failure: _ => Done.Instance);
+    private void Acknowledge(MqttApplicationMessageReceivedEventArgs args)
+    {
+        _acknowledged++;
+        _gate.Settled();
+        Task sent;
+        // MQTTnet throws here, not in the task, when the connection has just gone: the broker then keeps the message.
+        try { sent = args.AcknowledgeAsync(CancellationToken.None); }
+        catch (Exception e) when (e is NullReferenceException or ObjectDisposedException or InvalidOperationException) { return; }
+        sent.PipeTo(Self, success: () => Done.Instance, failure: _ => Done.Instance);
+    }
 
     private void Drop(string kind) => _dropped[kind] = _dropped.GetValueOrDefault(kind) + 1;
+
+    /// <summary><c>&lt;prefix&gt;/&lt;nodeId&gt;/data.json</c>: one JSON object per message.</summary>
+    public static bool IsJsonTopic(string topic) => topic.EndsWith("/data.json", StringComparison.Ordinal);
 
     /// <summary><c>/isems/&lt;nodeId&gt;/csvlog</c> and <c>isems/&lt;nodeId&gt;/csvlog</c>: the segment before the last.</summary>
     public static string? TopicNodeId(string topic)
@@ -253,7 +313,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         Broker, _connected,
         _connected && (_lastMessage ?? _connectedSince) < Now - _options.Silence,
         _connectedSince, _lastMessage, _messages, _reconnects, _lastError,
-        new Dictionary<string, long>(_dropped), _mismatches, _pending.Count);
+        new Dictionary<string, long>(_dropped), _mismatches, _pending.Count, _peakPending, _redelivered, _acknowledged, _gate.Unsettled, _gate.IsClosed);
 
     private string Broker => $"{_options.Server}:{_options.Port}";
 
@@ -262,6 +322,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         // A clean disconnect keeps the session at the broker; whatever was not acknowledged comes again next time.
-        _client.DisconnectAsync().ContinueWith(_ => _client.Dispose());
+        _gate.Release();
+        if (_client is { } client) client.DisconnectAsync().ContinueWith(_ => client.Dispose());
     }
 }

@@ -42,7 +42,29 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private long _correlation;
     private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
     private readonly List<IActorRef> _waiters = [];
-    private readonly Dictionary<long, (IActorRef ReplyTo, long Tag)> _ingesting = [];
+
+    // Pushed lines go to the database once: an ESP payload repeats the 4 lines before its newest, so without this
+    // four in five pushed lines would go to the database only to be found duplicates. A line whose write was
+    // committed is answered as a duplicate at once (a row is never taken back; the newest few per node are
+    // remembered); a line whose write is under way is waited for, and if that write fails, every payload waiting on
+    // it is told so and offered again by its sender.
+    private sealed class PushedPayload(IActorRef replyTo, long tag, int duplicates)
+    {
+        public IActorRef ReplyTo { get; } = replyTo;
+        public long Tag { get; } = tag;
+        public int Stored { get; set; }
+        public int Duplicates { get; set; } = duplicates;
+        public int AwaitedWrites { get; set; }
+        public bool Failed { get; set; }
+    }
+
+    private sealed record PushedWrite(IReadOnlyList<Measurement> Lines, PushedPayload Owner, List<PushedPayload> Waiting);
+
+    private readonly Dictionary<long, PushedWrite> _ingesting = [];
+    private readonly Dictionary<(string NodeId, long Timestamp), long> _linesBeingWritten = [];
+    private const int RememberedLines = 32;
+    private readonly HashSet<(string NodeId, long Timestamp)> _committed = [];
+    private readonly Queue<(string NodeId, long Timestamp)> _committedOrder = new();
     private LogPosition _position = LogPosition.Start;
 
     // Health and counters
@@ -134,8 +156,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         Receive<LinesWritten>(written => _ingesting.ContainsKey(written.CorrelationId), OnIngested);
         Receive<LinesNotWritten>(failed => _ingesting.ContainsKey(failed.CorrelationId), failed =>
         {
-            _ingesting.Remove(failed.CorrelationId, out var pending);
-            pending.ReplyTo.Tell(new LinesNotIngested(_key, pending.Tag, failed.Reason));
+            _ingesting.Remove(failed.CorrelationId, out var write);
+            Forget(write!, failed.CorrelationId);
+            foreach (var payload in write!.Waiting.Where(p => !p.Failed))
+            {
+                payload.Failed = true;
+                payload.ReplyTo.Tell(new LinesNotIngested(_key, payload.Tag, failed.Reason));
+            }
         });
 
         Receive<HandOver>(handOver =>
@@ -196,23 +223,69 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         _linesPushed += ingest.Lines.Count + ingest.Rejected.Total;
         _rejected = _rejected.Add(ingest.Rejected);
         _metrics.Rejected(ingest.Rejected);
-        if (ingest.Lines.Count == 0)
+
+        var fresh = new List<Measurement>(ingest.Lines.Count);
+        var awaited = new HashSet<long>();
+        var duplicates = 0;
+        foreach (var line in ingest.Lines)
         {
-            Sender.Tell(new LinesIngested(_key, ingest.Tag, 0, 0));
+            if (_committed.Contains((line.NodeId, line.Timestamp))) duplicates++;
+            else if (_linesBeingWritten.TryGetValue((line.NodeId, line.Timestamp), out var correlation))
+            {
+                duplicates++;
+                awaited.Add(correlation);
+            }
+            else fresh.Add(line);
+        }
+        _linesDuplicate += duplicates;
+        if (fresh.Count == 0 && awaited.Count == 0)
+        {
+            Sender.Tell(new LinesIngested(_key, ingest.Tag, 0, duplicates));
             return;
         }
-        _ingesting[++_correlation] = (Sender, ingest.Tag);
-        _writer.Tell(new WriteLines(ingest.Lines, _correlation));
+
+        var payload = new PushedPayload(Sender, ingest.Tag, duplicates) { AwaitedWrites = awaited.Count };
+        foreach (var correlation in awaited) _ingesting[correlation].Waiting.Add(payload);
+        if (fresh.Count == 0) return;
+        payload.AwaitedWrites++;
+        _ingesting[++_correlation] = new PushedWrite(fresh, payload, [payload]);
+        foreach (var line in fresh) _linesBeingWritten[(line.NodeId, line.Timestamp)] = _correlation;
+        _writer.Tell(new WriteLines(fresh, _correlation));
     }
 
     private void OnIngested(LinesWritten written)
     {
-        _ingesting.Remove(written.CorrelationId, out var pending);
+        _ingesting.Remove(written.CorrelationId, out var write);
+        Forget(write!, written.CorrelationId);
+        RememberCommitted(write!.Lines);
         _linesStored += written.Outcome.Stored;
         _linesDuplicate += written.Outcome.Duplicates;
         foreach (var m in written.Outcome.Newest.Where(m => m.Measurement.NodeId == (_nodeId ?? _key)))
             RememberLatest(m);
-        pending.ReplyTo.Tell(new LinesIngested(_key, pending.Tag, written.Outcome.Stored, written.Outcome.Duplicates));
+        write.Owner.Stored += written.Outcome.Stored;
+        write.Owner.Duplicates += written.Outcome.Duplicates;
+        foreach (var payload in write.Waiting)
+        {
+            if (--payload.AwaitedWrites > 0 || payload.Failed) continue;
+            payload.ReplyTo.Tell(new LinesIngested(_key, payload.Tag, payload.Stored, payload.Duplicates));
+        }
+    }
+
+    private void Forget(PushedWrite write, long correlation)
+    {
+        foreach (var line in write.Lines)
+            if (_linesBeingWritten.TryGetValue((line.NodeId, line.Timestamp), out var c) && c == correlation)
+                _linesBeingWritten.Remove((line.NodeId, line.Timestamp));
+    }
+
+    private void RememberCommitted(IReadOnlyList<Measurement> lines)
+    {
+        foreach (var line in lines)
+        {
+            if (!_committed.Add((line.NodeId, line.Timestamp))) continue;
+            _committedOrder.Enqueue((line.NodeId, line.Timestamp));
+            if (_committedOrder.Count > RememberedLines) _committed.Remove(_committedOrder.Dequeue());
+        }
     }
 
     private void StartAttempt()

@@ -50,9 +50,13 @@ public sealed class CollectorOptions
     [ConfigurationKeyName("MQTT_TLS")]
     public bool MqttTls { get; set; }
 
+    /// <summary>With MQTT_TLS: the CA (PEM or DER file) that signed the broker's certificate, trusted instead of the system's.</summary>
+    [ConfigurationKeyName("MQTT_TLS_CA_FILE")]
+    public string? MqttTlsCaFile { get; set; }
+
     /// <summary>Comma-separated topic filters, subscribed with QoS 1.</summary>
     [ConfigurationKeyName("MQTT_TOPICS")]
-    public string MqttTopics { get; set; } = "/isems/+/csvlog,isems/+/csvlog";
+    public string MqttTopics { get; set; } = "/isems/+/csvlog,isems/+/csvlog,/isems/+/data.json,isems/+/data.json";
 
     [ConfigurationKeyName("MQTT_CLIENT_ID")]
     public string? MqttClientId { get; set; }

@@ -209,6 +209,7 @@ public static class CollectorServices
             Username = options.MqttUsername,
             Password = options.MqttPassword,
             Tls = options.MqttTls,
+            TlsCaFile = options.MqttTlsCaFile,
             Topics = options.MqttTopics.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
             ClientId = options.MqttClientId ?? new MqttOptions { Server = server }.ClientId,
             Silence = TimeSpan.FromMinutes(options.MqttSilenceMinutes),
