@@ -27,6 +27,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly PollGate _gate;
     private readonly PollingOptions _options;
     private readonly CollectorMetrics _metrics;
+    private readonly IActorRef _latestView;
     private readonly Random _jitter;
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
@@ -79,13 +80,18 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <param name="latestView">Told every change of the node's newest measurement (the fleet's read model).</param>
     public static Props Props(
-        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, CollectorMetrics? metrics = null) =>
-        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, metrics ?? CollectorMetrics.None));
+        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, IActorRef latestView,
+        CollectorMetrics? metrics = null) =>
+        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, latestView, metrics ?? CollectorMetrics.None));
 
-    public NodeActor(string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, CollectorMetrics metrics)
+    public NodeActor(
+        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, IActorRef latestView,
+        CollectorMetrics metrics)
     {
         _metrics = metrics;
+        _latestView = latestView;
         _key = nodeKey;
         _writer = writer;
         _fetcher = fetcher;
@@ -154,20 +160,13 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
         Receive<IngestLines>(OnIngest);
         Receive<LinesWritten>(written => _ingesting.ContainsKey(written.CorrelationId), OnIngested);
-        Receive<LinesNotWritten>(failed => _ingesting.ContainsKey(failed.CorrelationId), failed =>
-        {
-            _ingesting.Remove(failed.CorrelationId, out var write);
-            Forget(write!, failed.CorrelationId);
-            foreach (var payload in write!.Waiting.Where(p => !p.Failed))
-            {
-                payload.Failed = true;
-                payload.ReplyTo.Tell(new LinesNotIngested(_key, payload.Tag, failed.Reason));
-            }
-        });
+        Receive<LinesNotWritten>(failed => _ingesting.ContainsKey(failed.CorrelationId), OnIngestFailed);
 
         Receive<HandOver>(handOver =>
         {
             if (_latest is not null) handOver.Owner.Tell(new RestoreLatest(_latest.Measurement.NodeId, _latest));
+            // Pushed lines still being written are offered again by their senders, then to the owner: stored once.
+            foreach (var write in _ingesting.Values) FailWaiting(write, "the node's data moved to the actor that polls it");
             Context.Stop(Self);
         });
 
@@ -209,10 +208,15 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             Receive<NodeRowsDeleted>(deleted =>
             {
+                _latestView.Tell(new LatestRemoved(_nodeId));
                 replyTo.Tell(new NodeRetired(_key, _nodeId, deleted.Rows));
                 Context.Stop(Self);
             });
             Receive<IngestLines>(ingest => Sender.Tell(new LinesNotIngested(_key, ingest.Tag, "the node is being removed")));
+            // Pushed lines already on their way are committed before the deletion (the writer keeps the order): their
+            // senders are answered, so the broker is not left waiting for acknowledgements.
+            Receive<LinesWritten>(written => _ingesting.ContainsKey(written.CorrelationId), OnIngested);
+            Receive<LinesNotWritten>(failed => _ingesting.ContainsKey(failed.CorrelationId), OnIngestFailed);
             ReceiveAny(_ => { });
         });
     }
@@ -268,6 +272,22 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         {
             if (--payload.AwaitedWrites > 0 || payload.Failed) continue;
             payload.ReplyTo.Tell(new LinesIngested(_key, payload.Tag, payload.Stored, payload.Duplicates));
+        }
+    }
+
+    private void OnIngestFailed(LinesNotWritten failed)
+    {
+        _ingesting.Remove(failed.CorrelationId, out var write);
+        Forget(write!, failed.CorrelationId);
+        FailWaiting(write!, failed.Reason);
+    }
+
+    private void FailWaiting(PushedWrite write, string reason)
+    {
+        foreach (var payload in write.Waiting.Where(p => !p.Failed))
+        {
+            payload.Failed = true;
+            payload.ReplyTo.Tell(new LinesNotIngested(_key, payload.Tag, reason));
         }
     }
 
@@ -436,8 +456,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private void RememberLatest(StoredMeasurement candidate)
     {
-        if (_latest is null || candidate.Measurement.Timestamp >= _latest.Measurement.Timestamp)
-            _latest = candidate;
+        if (_latest is not null && (candidate.Measurement.Timestamp < _latest.Measurement.Timestamp || candidate.Id == _latest.Id)) return;
+        _latest = candidate;
+        _latestView.Tell(new LatestChanged(candidate));
         _nodeId ??= candidate.Measurement.NodeId;
     }
 

@@ -19,6 +19,7 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly PollingOptions _options;
     private readonly PollGate _gate;
     private readonly CollectorMetrics _metrics;
+    private readonly IActorRef _latest;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
@@ -31,6 +32,7 @@ public sealed class NodeManagerActor : ReceiveActor
     public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics)
     {
         _metrics = metrics;
+        _latest = Context.ActorOf(FleetLatestActor.Props(), "latest");
         _writer = writer;
         _fetcher = fetcher;
         _options = options;
@@ -73,14 +75,7 @@ public sealed class NodeManagerActor : ReceiveActor
             _log.Warning("Node id {0} is served at {1} and at {2}; both are polled", learned.NodeId, learned.NodeKey, existingKey);
         });
 
-        Receive<GetFleetLatest>(_ => AskFleet<LatestMeasurement>(
-            key => new GetLatestMeasurement(key),
-            replies => new FleetLatest(replies
-                .Where(r => r.Measurement is not null)
-                .Select(r => r.Measurement!)
-                .GroupBy(m => m.Measurement.NodeId, StringComparer.Ordinal)
-                .Select(sameNode => sameNode.MaxBy(m => m.Measurement.Timestamp)!)
-                .ToList())));
+        Receive<GetFleetLatest>(query => _latest.Forward(query));
 
         Receive<GetFleetStatus>(_ => AskFleet<NodeStatus>(
             key => new GetNodeStatus(key),
@@ -90,7 +85,7 @@ public sealed class NodeManagerActor : ReceiveActor
     private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _metrics), ActorName(key));
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _latest, _metrics), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;

@@ -90,7 +90,8 @@ public sealed record HandOver(IActorRef Owner);
 /// <summary>Fleet-wide questions, answered by the manager from every node actor.</summary>
 public sealed record GetFleetLatest;
 
-public sealed record FleetLatest(IReadOnlyList<StoredMeasurement> Measurements);
+/// <summary>Every node's newest measurement, ordered by node id; <paramref name="Version"/> changes whenever one does.</summary>
+public sealed record FleetLatest(IReadOnlyList<StoredMeasurement> Measurements, long Version);
 
 public sealed record GetFleetStatus;
 

@@ -11,7 +11,8 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("measurements")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-public sealed class MeasurementsController(ActorAsk<NodeManagerActor> ask, MeasurementStore store, ApiOptions options, TimeProvider clock) : ControllerBase
+public sealed class MeasurementsController(
+    ActorAsk<NodeManagerActor> ask, MeasurementStore store, ApiOptions options, TimeProvider clock, LatestJsonCache cache) : ControllerBase
 {
     /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> returns: a day of a router's lines, as the original.</summary>
     public const int HistoryLimit = 1440;
@@ -26,10 +27,7 @@ public sealed class MeasurementsController(ActorAsk<NodeManagerActor> ask, Measu
 
         var includeInactive = string.Equals(all, "true", StringComparison.OrdinalIgnoreCase);
         var cutoff = (clock.GetUtcNow() - options.HideInactiveAfter).ToUnixTimeSeconds();
-        var rows = fleet.Measurements
-            .Where(m => includeInactive || m.Measurement.Timestamp > cutoff)
-            .OrderBy(m => m.Measurement.NodeId, StringComparer.Ordinal);
-        return Ok(MeasurementList.From(rows));
+        return File(cache.Body(fleet, includeInactive, cutoff), JsonContentType);
     }
 
     /// <summary>A node's newest 1440 measurements, newest first; an unknown node gives an empty list, as the original.</summary>
@@ -38,6 +36,8 @@ public sealed class MeasurementsController(ActorAsk<NodeManagerActor> ask, Measu
     public async Task<IActionResult> ForNode(string nodeId, CancellationToken cancellationToken)
     {
         var rows = await store.HistoryAsync(nodeId, HistoryLimit, cancellationToken);
-        return Ok(MeasurementList.From(rows));
+        return File(MeasurementJsonWriter.ToUtf8(rows), JsonContentType);
     }
+
+    private const string JsonContentType = "application/json; charset=utf-8";
 }

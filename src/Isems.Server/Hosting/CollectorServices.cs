@@ -49,6 +49,7 @@ public static class CollectorServices
         services.AddSingleton(sp => OpenStore(sp));
         services.AddSingleton(sp => NodeLogFetcher.Create(sp.GetRequiredService<PollingOptions>()));
         services.AddSingleton(typeof(ActorAsk<>));
+        services.AddSingleton<Isems.Api.Json.LatestJsonCache>();
         services.AddSingleton(sp => MqttOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
 
         // Registered before Akka, so the broker is listening when the bridge first connects.
