@@ -172,4 +172,29 @@ public sealed class MeasurementsApiTests : ServerTestBase
 
     private static async Task<List<string>> NodeIds(HttpClient client, string path) =>
         JsonNode.Parse(await client.GetStringAsync(path))!["measurements"]!.AsArray().Select(m => (string)m!["nodeId"]!).ToList();
+
+    [Fact]
+    public async Task A_history_read_again_shows_the_lines_stored_since_and_none_a_purge_removed()
+    {
+        var node = Fleet.AddNode("Kept-Fresh", historyLines: 5);
+        var settings = Settings(node);
+        settings["ISEMS_ADMIN_TOKEN"] = "token";
+        await using var host = new CollectorHost(settings);
+        var client = host.CreateClient();
+        async Task<int> Count() =>
+            JsonNode.Parse(await client.GetStringAsync("/measurements/Kept-Fresh/latest"))!["measurements"]!.AsArray().Count;
+        await host.PollNowAsync(node.LogUrl.ToString());
+        Assert.Equal(5, await Count());
+        Assert.Equal(5, await Count()); // the second read is the kept JSON
+
+        node.Append(3);
+        await host.PollNowAsync(node.LogUrl.ToString());
+        Assert.Equal(8, await Count());
+
+        client.DefaultRequestHeaders.Authorization = new("Bearer", "token");
+        var registered = JsonNode.Parse(await client.GetStringAsync("/admin/nodes"))!["nodes"]!.AsArray().Single()!;
+        var purge = await client.DeleteAsync($"/admin/nodes/{Uri.EscapeDataString((string)registered["id"]!)}?purge=true");
+        Assert.Equal(8, (int)JsonNode.Parse(await purge.Content.ReadAsStringAsync())!["rowsDeleted"]!);
+        Assert.Equal(0, await Count());
+    }
 }

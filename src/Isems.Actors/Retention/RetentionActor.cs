@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Isems.Actors.Writing;
 using Isems.Storage;
 
 namespace Isems.Actors.Retention;
@@ -102,6 +103,8 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
                 _metrics.RetentionDeleted("rows_per_node", deleted.Rows);
             }
 
+            // Which nodes lost rows is not known here: everything built from stored rows is out of date.
+            if (deleted.Rows > 0) Context.System.EventStream.Publish(new RowsChanged(null));
             if (deleted.Rows > 0)
                 Timers.StartSingleTimer("batch", new NextBatch(), _options.PauseBetweenBatches);
             else if (_phase == Phase.ByAge && _options.RowsPerNode is not null)

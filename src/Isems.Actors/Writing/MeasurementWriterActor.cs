@@ -127,6 +127,12 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
             _committing = false;
             _metrics.Committed(done.Batch.Sum(p => p.Request.Lines.Count), done.Outcomes.Sum(o => o.Stored),
                 done.Outcomes.Sum(o => o.Duplicates), done.Took);
+            // Published before the senders hear of it, so whoever they tell next never reads a history kept from before.
+            var changed = new HashSet<string>(StringComparer.Ordinal);
+            for (var i = 0; i < done.Batch.Count; i++)
+                if (done.Outcomes[i].Stored > 0)
+                    foreach (var line in done.Batch[i].Request.Lines) changed.Add(line.NodeId);
+            if (changed.Count > 0) Context.System.EventStream.Publish(new RowsChanged(changed));
             for (var i = 0; i < done.Batch.Count; i++)
                 done.Batch[i].ReplyTo.Tell(new LinesWritten(done.Batch[i].Request.CorrelationId, done.Outcomes[i]));
             CommitNext();
@@ -155,6 +161,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
             Recovered();
             _committing = false;
             _log.Info("Deleted {0} rows of node {1}", done.Rows, done.Deletion.Request.NodeId);
+            Context.System.EventStream.Publish(new RowsChanged([done.Deletion.Request.NodeId]));
             done.Deletion.ReplyTo.Tell(new NodeRowsDeleted(done.Deletion.Request.NodeId, done.Deletion.Request.CorrelationId, done.Rows));
             CommitNext();
         });

@@ -1,4 +1,5 @@
 using Isems.Actors.Nodes;
+using Isems.Actors.Writing;
 using Isems.Api.Json;
 using Isems.Storage;
 using Microsoft.AspNetCore.Cors;
@@ -12,7 +13,8 @@ namespace Isems.Api.Controllers;
 [Route("measurements")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
 public sealed class MeasurementsController(
-    ActorAsk<NodeManagerActor> ask, MeasurementStore store, ApiOptions options, TimeProvider clock, LatestJsonCache cache) : ControllerBase
+    ActorAsk<NodeManagerActor> ask, ActorAsk<RowVersionsActor> versions, MeasurementStore store, ApiOptions options,
+    TimeProvider clock, LatestJsonCache cache, HistoryJsonCache histories) : ControllerBase
 {
     /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> returns: a day of a router's lines, as the original.</summary>
     public const int HistoryLimit = 1440;
@@ -35,8 +37,12 @@ public sealed class MeasurementsController(
     [ProducesResponseType<MeasurementList>(StatusCodes.Status200OK)]
     public async Task<IActionResult> ForNode(string nodeId, CancellationToken cancellationToken)
     {
-        var rows = await store.HistoryAsync(nodeId, HistoryLimit, cancellationToken);
-        return File(MeasurementJsonWriter.ToUtf8(rows), JsonContentType);
+        // The version is read before the rows, so a body is never older than the version it is kept under.
+        var version = await versions.AskAsync(new GetRowVersion(nodeId), cancellationToken) as RowVersion;
+        if (version is not null && histories.TryGet(version, out var cached)) return File(cached, JsonContentType);
+        var body = MeasurementJsonWriter.ToUtf8(await store.HistoryAsync(nodeId, HistoryLimit, cancellationToken));
+        if (version is not null) histories.Put(version, body);
+        return File(body, JsonContentType);
     }
 
     private const string JsonContentType = "application/json; charset=utf-8";

@@ -50,6 +50,7 @@ public static class CollectorServices
         services.AddSingleton(sp => NodeLogFetcher.Create(sp.GetRequiredService<PollingOptions>()));
         services.AddSingleton(typeof(ActorAsk<>));
         services.AddSingleton<Isems.Api.Json.LatestJsonCache>();
+        services.AddSingleton<Isems.Api.Json.HistoryJsonCache>();
         services.AddSingleton(sp => MqttOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
 
         // Registered before Akka, so the broker is listening when the bridge first connects.
@@ -78,6 +79,7 @@ public static class CollectorServices
                     // Listening before the first measurement is recorded, so /metrics misses none.
                     sp.GetRequiredService<PrometheusExporter>();
                     var metrics = sp.GetRequiredService<CollectorMetrics>();
+                    registry.Register<RowVersionsActor>(system.ActorOf(RowVersionsActor.Props(), "row-versions"));
                     var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions(), metrics), "writer");
                     registry.Register<MeasurementWriterActor>(writer);
                     FlushOnStop(system, writer);

@@ -1,0 +1,52 @@
+using Isems.Actors.Writing;
+
+namespace Isems.Api.Json;
+
+/// <summary>
+/// The JSON of nodes' histories, kept while their rows do not change (<see cref="RowVersion"/>): the isems-app asks
+/// for a node's chart far more often than the node logs a line. Bounded in size, oldest out first; an entry is also
+/// dropped after a minute, which bounds how long a change made by another process (an import) goes unseen.
+/// </summary>
+public sealed class HistoryJsonCache(TimeProvider clock)
+{
+    public const long MaxBytes = 32 * 1024 * 1024;
+    public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(1);
+
+    private sealed record Entry(long Epoch, long Version, DateTimeOffset Built, byte[] Body);
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Entry> _byNode = new(StringComparer.Ordinal);
+    private long _bytes;
+
+    public bool TryGet(RowVersion version, out byte[] body)
+    {
+        lock (_gate)
+        {
+            if (_byNode.TryGetValue(version.NodeId, out var entry) && entry.Epoch == version.Epoch &&
+                entry.Version == version.Version && clock.GetUtcNow() - entry.Built < MaxAge)
+            {
+                body = entry.Body;
+                return true;
+            }
+        }
+        body = [];
+        return false;
+    }
+
+    public void Put(RowVersion version, byte[] body)
+    {
+        if (body.Length > MaxBytes / 4) return;
+        lock (_gate)
+        {
+            if (_byNode.Remove(version.NodeId, out var old)) _bytes -= old.Body.Length;
+            while (_bytes + body.Length > MaxBytes && _byNode.Count > 0)
+            {
+                var oldest = _byNode.MinBy(kv => kv.Value.Built);
+                _byNode.Remove(oldest.Key);
+                _bytes -= oldest.Value.Body.Length;
+            }
+            _byNode[version.NodeId] = new Entry(version.Epoch, version.Version, clock.GetUtcNow(), body);
+            _bytes += body.Length;
+        }
+    }
+}
