@@ -1,7 +1,7 @@
 using Isems.Benchmarks;
 
 // dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [poll] [mqtt] [api] [--messages 100000] [--nodes 1000] [--lines 3657]
-//   [--rows-per-node 10000] [--seconds 10]
+//   [--rows-per-node 10000] [--seconds 10] [start] [--idle-nodes 10000] [--idle-rows-per-node 1000]
 // Prints figures beside a baseline measured in the same run on the same machine; asserts nothing.
 var which = args.Where(a => !a.StartsWith("--")).ToHashSet();
 var all = which.Count == 0;
@@ -15,6 +15,7 @@ double? bareInsertRate = all || which.Contains("store") ? await StoreBenchmark.R
 if (all || which.Contains("poll")) await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate);
 if (all || which.Contains("mqtt")) await MqttBenchmark.RunAsync(ArgValue(args, "--messages", 100_000));
 if (all || which.Contains("api")) await ApiBenchmark.RunAsync(ArgValue(args, "--rows-per-node", 10_000), ArgValue(args, "--seconds", 10));
+if (all || which.Contains("start")) await StartBenchmark.RunAsync(ArgValue(args, "--idle-nodes", 10_000), ArgValue(args, "--idle-rows-per-node", 1_000));
 return 0;
 
 static int ArgValue(string[] args, string name, int fallback)

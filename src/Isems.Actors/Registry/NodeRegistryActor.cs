@@ -29,6 +29,10 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     // False once a merge was held in memory only: from then on nothing may be snapshotted, as it is not in the journal.
     private bool _persisting = true;
 
+    // Which node polls a URL: asked for every add and for every entry of ISEMS_ROUTER_IPS at start.
+    private readonly Dictionary<string, string> _idByUrl = new(StringComparer.Ordinal);
+    private long _snapshotAt;
+
     public override string PersistenceId => RegistryPersistenceId;
 
     public static Props Props(IActorRef nodes) => Akka.Actor.Props.Create(() => new NodeRegistryActor(nodes));
@@ -40,7 +44,8 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         Recover<SnapshotOffer>(offer =>
         {
             if (offer.Snapshot is not RegistrySnapshot snapshot) return;
-            foreach (var node in snapshot.Nodes) _byId[node.Id] = node;
+            _snapshotAt = offer.Metadata.SequenceNr;
+            foreach (var node in snapshot.Nodes) Register(node);
             _removedConfigured.UnionWith(snapshot.RemovedConfiguredUrls);
         });
         Recover<IRegistryEvent>(Apply);
@@ -87,6 +92,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             Apply(added);
             _log.Info("Node {0} added at {1}", node.Id, node.Url);
+            SnapshotIfDue();
             _nodes.Tell(Polling(node, pollAtOnce: true));
             replyTo.Tell(new RegistryEntry(node));
         });
@@ -110,6 +116,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             Apply(changed);
             _log.Info("Node {0} changed", after.Id);
+            SnapshotIfDue();
             // A new address, or a node just enabled, is fetched at once: the operator wants to see it work.
             var pollAtOnce = after.Url != before.Url || (after.Enabled && !before.Enabled);
             _nodes.Tell(Polling(after, pollAtOnce));
@@ -129,6 +136,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             Apply(removed);
             _log.Info("Node {0} removed{1}", node.Id, remove.Purge ? ", with its stored rows" : "");
+            SnapshotIfDue();
             // The node actor answers: it knows the id its lines carry, whose rows a purge deletes.
             _nodes.Tell(new RetireNode(node.PollingKey, remove.Purge), replyTo);
         });
@@ -170,7 +178,11 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             return;
         }
         PersistAll(events, Apply);
-        DeferAsync(events, _ => Merged());
+        DeferAsync(events, _ =>
+        {
+            Merged();
+            SnapshotIfDue();
+        });
     }
 
     private void Apply(IRegistryEvent @event)
@@ -178,18 +190,41 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         switch (@event)
         {
             case NodeAdded added:
-                _byId[added.Node.Id] = added.Node;
+                Register(added.Node);
                 _removedConfigured.Remove(added.Node.Url.ToString());
                 break;
             case NodeChanged changed:
-                _byId[changed.Node.Id] = changed.Node;
+                Unregister(changed.Node.Id);
+                Register(changed.Node);
                 break;
             case NodeRemoved removed:
-                if (_byId.Remove(removed.Id, out var node) && removed.ByOperator) _removedConfigured.Add(node.Url.ToString());
+                if (Unregister(removed.Id) is { } node && removed.ByOperator) _removedConfigured.Add(node.Url.ToString());
                 break;
         }
-        if (!IsRecovering && _persisting && LastSequenceNr % SnapshotEvery == 0)
-            SaveSnapshot(new RegistrySnapshot(_byId.Values.ToArray(), _removedConfigured.ToArray()));
+    }
+
+    private void Register(RegisteredNode node)
+    {
+        _byId[node.Id] = node;
+        _idByUrl[node.Url.AbsoluteUri] = node.Id;
+    }
+
+    private RegisteredNode? Unregister(string id)
+    {
+        if (!_byId.Remove(id, out var node)) return null;
+        _idByUrl.Remove(node.Url.AbsoluteUri);
+        return node;
+    }
+
+    /// <summary>
+    /// After a command's events are stored (a merge of thousands of entries counts as one): a snapshot every so many
+    /// events, so a restart replays few.
+    /// </summary>
+    private void SnapshotIfDue()
+    {
+        if (!_persisting || LastSequenceNr - _snapshotAt < SnapshotEvery) return;
+        _snapshotAt = LastSequenceNr;
+        SaveSnapshot(new RegistrySnapshot(_byId.Values.ToArray(), _removedConfigured.ToArray()));
     }
 
     private static INodeMessage Polling(RegisteredNode node, bool pollAtOnce)
@@ -213,7 +248,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     }
 
     private string? OwnerOf(Uri url, string? exceptId) =>
-        _byId.Values.FirstOrDefault(n => n.Url == url && n.Id != exceptId)?.Id;
+        _idByUrl.TryGetValue(url.AbsoluteUri, out var id) && id != exceptId ? id : null;
 
     private static RegistryRefusal UrlTaken(Uri url, string owner) => new(RefusalKind.Conflict,
         $"{url} is already polled as node '{owner}'. Change or remove that node first.");
