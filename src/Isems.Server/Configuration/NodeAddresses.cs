@@ -12,12 +12,13 @@ public static class NodeAddresses
     public static IReadOnlyList<Uri> Parse(string? entries)
     {
         var urls = new List<Uri>();
+        var seen = new HashSet<Uri>();
         foreach (var raw in (entries ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             if (!NodeAddress.TryParse(raw, out var url))
                 throw new FormatException(
                     $"ISEMS_ROUTER_IPS entry '{raw}' is not an IP, host, host:port or http(s) URL (example: 10.36.158.33,http://node.local/ISEMS/ffopenmppt.log).");
-            if (!urls.Contains(url)) urls.Add(url);
+            if (seen.Add(url)) urls.Add(url);
         }
         return urls;
     }
