@@ -35,7 +35,7 @@ public sealed class MeasurementStore : IDisposable
     private readonly SqliteWriter? _sqlite;
     private readonly PostgresWriter? _postgres;
     private readonly string _latestPerNodeSql;
-    private string? _trimResumeAt; // the node TrimPerNodeAsync goes on from; null: the first node
+    private readonly ResumePoint _ageResume = new(), _trimResume = new(); // where each retention walk goes on
     private bool _disposed;
 
     public MeasurementStore(DatabaseTarget target)
@@ -174,27 +174,17 @@ public sealed class MeasurementStore : IDisposable
     }
 
     /// <summary>
-    /// Deletes the oldest rows with a timestamp before <paramref name="cutoffUnixSeconds"/>, at most
-    /// <paramref name="batchSize"/> of them in one statement (one short transaction); returns how many. Call again, with
-    /// pauses between, until it returns 0: the database's write lock is never held longer than one batch.
+    /// Deletes rows with a timestamp before <paramref name="cutoffUnixSeconds"/>, oldest first, at most
+    /// <paramref name="batchSize"/> of them in one short transaction; returns how many. Call again, with pauses between,
+    /// until it returns 0, which it does only after looking at every node: the database's write lock is never held
+    /// longer than one batch. It walks the nodes through the unique (node, timestamp) index: an index on timestamp
+    /// alone would serve this better, but it made the first poll of a fleet 2.5 times slower (68 s instead of 27 s for
+    /// 1,000 full router logs), because lines of many nodes arrive with interleaved timestamps.
     /// </summary>
-    public async Task<int> DeleteOlderThanAsync(long cutoffUnixSeconds, int batchSize, CancellationToken ct = default)
+    public Task<int> DeleteOlderThanAsync(long cutoffUnixSeconds, int batchSize, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        // Through the write gate: in this process the writer and the retention take turns, instead of one of them
-        // waiting in SQLite's busy handler.
-        await _writeGate.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            return await RunAsync(db => db.ExecuteAsync(Schema.DeleteOlderThanSql, ct,
-                new DataParameter("cutoff", cutoffUnixSeconds, DataType.Int64), new DataParameter("limit", batchSize, DataType.Int32)), ct)
-                .ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeGate.Release();
-        }
+        return DeleteByNodeAsync((_, _) => Task.FromResult<long?>(cutoffUnixSeconds - 1), batchSize, _ageResume, ct);
     }
 
     /// <summary>
@@ -204,16 +194,30 @@ public sealed class MeasurementStore : IDisposable
     /// a walk over the rows it keeps), outside the transaction; calls go on from the node where the last one stopped.
     /// Meant for one caller at a time (the retention job): concurrent calls stay correct but may repeat each other's reads.
     /// </summary>
-    public async Task<int> TrimPerNodeAsync(int keepNewestPerNode, int batchSize, CancellationToken ct = default)
+    public Task<int> TrimPerNodeAsync(int keepNewestPerNode, int batchSize, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(keepNewestPerNode, 1); // 0 would empty the table: surely a mistake
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        return DeleteByNodeAsync((db, node) => db.ExecuteAsync<long?>(Schema.FirstToTrimSql, ct,
+            new DataParameter("node", node, DataType.NVarChar), new DataParameter("keep", keepNewestPerNode, DataType.Int32)),
+            batchSize, _trimResume, ct);
+    }
 
-        var (plan, resumeAt) = await RunAsync(db => PlanTrimAsync(db, keepNewestPerNode, batchSize, _trimResumeAt, ct), ct).ConfigureAwait(false);
+    /// <summary>
+    /// Plans (reads only, outside any transaction) which rows of which nodes go, each node's through the timestamp
+    /// <paramref name="throughOf"/> gives (null: none), at most <paramref name="batchSize"/> rows, going on from where the
+    /// last call stopped; then deletes them in one short transaction through the write gate.
+    /// </summary>
+    private async Task<int> DeleteByNodeAsync(
+        Func<DataConnection, string, Task<long?>> throughOf, int batchSize, ResumePoint resume, CancellationToken ct)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var (plan, next) = await RunAsync(db => PlanDeletionAsync(db, throughOf, batchSize, resume.Node, ct), ct).ConfigureAwait(false);
         var deleted = 0;
         if (plan.Count > 0)
         {
+            // Through the write gate: in this process the writer and the retention take turns, instead of one of them
+            // waiting in SQLite's busy handler.
             await _writeGate.WaitAsync(ct).ConfigureAwait(false);
             try
             {
@@ -235,7 +239,7 @@ public sealed class MeasurementStore : IDisposable
                 _writeGate.Release();
             }
         }
-        _trimResumeAt = resumeAt;
+        resume.Node = next;
         return deleted;
     }
 
@@ -244,8 +248,8 @@ public sealed class MeasurementStore : IDisposable
     /// the timestamp through which they go and how many of them fit into the batch. Returns where the next call goes on:
     /// the node where the batch filled up (it may have more), or null after a whole round.
     /// </summary>
-    private static async Task<(List<(string Node, long Through, int Limit)> Plan, string? ResumeAt)> PlanTrimAsync(
-        DataConnection db, int keep, int batchSize, string? resumeAt, CancellationToken ct)
+    private static async Task<(List<(string Node, long Through, int Limit)> Plan, string? ResumeAt)> PlanDeletionAsync(
+        DataConnection db, Func<DataConnection, string, Task<long?>> throughOf, int batchSize, string? resumeAt, CancellationToken ct)
     {
         var plan = new List<(string, long, int)>();
         var budget = batchSize;
@@ -262,9 +266,7 @@ public sealed class MeasurementStore : IDisposable
             }
             if (wrapped && resumeAt is not null && string.CompareOrdinal(node, resumeAt) >= 0) return (plan, null);
 
-            var through = await db.ExecuteAsync<long?>(Schema.FirstToTrimSql, ct,
-                new DataParameter("node", node, DataType.NVarChar), new DataParameter("keep", keep, DataType.Int32)).ConfigureAwait(false);
-            if (through is { } mark)
+            if (await throughOf(db, node).ConfigureAwait(false) is { } mark)
             {
                 var count = (int)await db.ExecuteAsync<long>(Schema.CountToTrimSql, ct, new DataParameter("node", node, DataType.NVarChar),
                     new DataParameter("through", mark, DataType.Int64), new DataParameter("limit", budget, DataType.Int32)).ConfigureAwait(false);
@@ -277,6 +279,12 @@ public sealed class MeasurementStore : IDisposable
             }
             node = await db.ExecuteAsync<string?>(Schema.NodeAfterSql, ct, new DataParameter("after", node, DataType.NVarChar)).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Where a walk over the nodes goes on: the node where the last batch filled up, or null for the first node.</summary>
+    private sealed class ResumePoint
+    {
+        public string? Node;
     }
 
     public async Task<long> CountAsync(CancellationToken ct = default)

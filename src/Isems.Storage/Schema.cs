@@ -20,6 +20,10 @@ internal static class Schema
     private static readonly MigrationStep TimestampIndexStep = new(2, "index on timestamp, for deleting old rows in batches",
         $"CREATE INDEX {TimestampIndex} ON {Table} (timestamp)");
 
+    // Step 2's index made every insert of a fleet's interleaved lines 2.5 times dearer; retention walks the nodes instead.
+    private static readonly MigrationStep DropTimestampIndexStep = new(3, "drop the index on timestamp (inserts paid for it)",
+        $"DROP INDEX IF EXISTS {TimestampIndex}");
+
     /// <summary>The 19 fields in line order (SPEC §1); <see cref="ReadStored"/> and the writers depend on this order.</summary>
     public const string Columns =
         "node_id, isems_revision, timestamp, firmware_version, time_to_shutdown, power_save_level, open_circuit_voltage, " +
@@ -59,6 +63,7 @@ internal static class Schema
             CREATE UNIQUE INDEX {UniqueIndex} ON {Table} (node_id, timestamp);
             """),
         TimestampIndexStep,
+        DropTimestampIndexStep,
     ];
 
     public static readonly IReadOnlyList<MigrationStep> PostgreSqlSteps =
@@ -91,6 +96,7 @@ internal static class Schema
             CREATE UNIQUE INDEX {UniqueIndex} ON {Table} (node_id, timestamp);
             """),
         TimestampIndexStep,
+        DropTimestampIndexStep,
     ];
 
     public static IReadOnlyList<MigrationStep> Steps(DatabaseKind kind) =>
@@ -135,10 +141,6 @@ internal static class Schema
     // Retention (the same SQL in both dialects). Each DELETE picks its rows by id in a subquery, because neither SQLite
     // (without a compile-time option) nor PostgreSQL accepts LIMIT on DELETE itself; oldest first, so an interrupted run
     // leaves no holes behind the rows it kept.
-
-    /// <summary>The oldest rows before the cutoff, at most @limit of them: a walk along the timestamp index.</summary>
-    public const string DeleteOlderThanSql =
-        $"DELETE FROM {Table} WHERE id IN (SELECT id FROM {Table} WHERE timestamp < @cutoff ORDER BY timestamp LIMIT @limit)";
 
     /// <summary>The first node id at or after @from (ordinal), one seek in the unique index; none at the end.</summary>
     public const string NodeAtOrAfterSql =
