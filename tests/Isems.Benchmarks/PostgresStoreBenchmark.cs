@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using Isems.LineFormat;
+using Isems.Simulator;
+using Isems.Storage;
+using Isems.Testing;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Isems.Benchmarks;
+
+/// <summary>
+/// The store benchmark on PostgreSQL (a server the benchmark starts, as the tests do): lines committed per second
+/// through <see cref="MeasurementStore.WriteAsync"/>, 0% and 80% duplicates, beside a bare prepared
+/// <c>INSERT … ON CONFLICT DO NOTHING</c> loop doing the same inserts into the same schema in the same run.
+/// </summary>
+internal static class PostgresStoreBenchmark
+{
+    private const int Nodes = 1000, Lines = 100_000, BatchLines = 5000, GroupLines = Lines / Nodes;
+
+    public static async Task RunAsync()
+    {
+        Report.Header($"store on PostgreSQL: {Lines:N0} lines of {Nodes:N0} nodes, {BatchLines:N0} lines per transaction");
+        PostgresServer server;
+        try
+        {
+            server = await PostgresServer.SharedAsync();
+        }
+        catch (Exception e)
+        {
+            Console.WriteLine($"  skipped: no PostgreSQL server could be started ({e.Message})");
+            return;
+        }
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var lines = Enumerable.Range(0, Lines)
+            .Select(i => LineParser.ParsePayload(SimulatedLines.Router($"node-{i / GroupLines:0000}", now - (Lines - i) * 60L, i), now).Lines[0])
+            .ToList();
+        foreach (var duplicateShare in new[] { 0.0, 0.8 })
+        {
+            var store = await TimeAsync(server, lines, duplicateShare, StoreWriteAsync);
+            var bare = await TimeAsync(server, lines, duplicateShare, BareLoopAsync);
+            var label = $"{duplicateShare:P0} duplicates";
+            Report.Row($"MeasurementStore.WriteAsync, {label}", Lines / store.TotalSeconds, "lines/s", $"{bare / store:P0} of the bare loop");
+            Report.Row($"baseline: bare prepared INSERT … ON CONFLICT DO NOTHING, {label}", Lines / bare.TotalSeconds, "lines/s");
+        }
+    }
+
+    private static async Task<TimeSpan> TimeAsync(PostgresServer server, List<Measurement> lines, double duplicateShare,
+        Func<string, List<Measurement>, Task> write)
+    {
+        var url = await server.CreateDatabaseAsync();
+        using (var store = new MeasurementStore(DatabaseTarget.Parse(url, Path.GetTempPath())))
+        {
+            store.Migrate();
+            var random = new Random(1);
+            foreach (var chunk in lines.Where(_ => random.NextDouble() < duplicateShare).Chunk(BatchLines)) await store.WriteAsync([chunk]);
+        }
+        var watch = Stopwatch.StartNew();
+        await write(url, lines);
+        return watch.Elapsed;
+    }
+
+    private static async Task StoreWriteAsync(string url, List<Measurement> lines)
+    {
+        using var store = new MeasurementStore(DatabaseTarget.Parse(url, Path.GetTempPath()));
+        foreach (var batch in lines.Chunk(BatchLines))
+            await store.WriteAsync(batch.Chunk(GroupLines).Select(g => (IReadOnlyList<Measurement>)g).ToList());
+    }
+
+    private static async Task BareLoopAsync(string url, List<Measurement> lines)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseTarget.Parse(url, Path.GetTempPath()).ConnectionString);
+        await connection.OpenAsync();
+        await using var insert = new NpgsqlCommand("""
+            INSERT INTO measurements (node_id, timestamp, isems_revision, firmware_version, time_to_shutdown,
+              power_save_level, open_circuit_voltage, mpp_voltage, battery_voltage, battery_charge_estimate,
+              battery_health_estimate, battery_temperature, low_voltage_disconnect_voltage, temperature_corrected_voltage,
+              rate_battery_capacity, rated_solar_module_capacity, latitude, longitude, status)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+            ON CONFLICT (node_id, timestamp) DO NOTHING
+            """, connection);
+        NpgsqlDbType[] types =
+        [
+            NpgsqlDbType.Text, NpgsqlDbType.Bigint, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Double, NpgsqlDbType.Integer,
+            .. Enumerable.Repeat(NpgsqlDbType.Double, 12), NpgsqlDbType.Integer,
+        ];
+        var p = types.Select(t => insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = t })).ToArray();
+        await insert.PrepareAsync();
+        foreach (var batch in lines.Chunk(BatchLines))
+        {
+            await using var transaction = await connection.BeginTransactionAsync();
+            insert.Transaction = transaction;
+            foreach (var m in batch)
+            {
+                p[0].Value = m.NodeId; p[1].Value = m.Timestamp; p[2].Value = m.IsemsRevision; p[3].Value = m.OpenMpptFirmwareVersion;
+                p[4].Value = m.TimeToShutdown; p[5].Value = m.PowerSaveLevel; p[6].Value = m.OpenCircuitVoltage; p[7].Value = m.MppVoltage;
+                p[8].Value = m.BatteryVoltage; p[9].Value = m.BatteryChargeEstimate; p[10].Value = m.BatteryHealthEstimate;
+                p[11].Value = m.BatteryTemperature; p[12].Value = m.LowVoltageDisconnectVoltage; p[13].Value = m.TemperatureCorrectedVoltage;
+                p[14].Value = m.RateBatteryCapacity; p[15].Value = m.RatedSolarModuleCapacity; p[16].Value = m.Latitude;
+                p[17].Value = m.Longitude; p[18].Value = (object?)m.Status ?? DBNull.Value;
+                await insert.ExecuteNonQueryAsync();
+            }
+            await transaction.CommitAsync();
+        }
+    }
+}
