@@ -156,8 +156,9 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             events.Add(new NodeAdded(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
                 NodeSource.Configuration, ChangedByOperator: false, Now, Now, PollingKey: url.ToString())));
         }
+        var wanted = merge.Urls.Select(u => u.AbsoluteUri).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in _byId.Values.Where(n =>
-                     n.Source == NodeSource.Configuration && !n.ChangedByOperator && !merge.Urls.Contains(n.Url)))
+                     n.Source == NodeSource.Configuration && !n.ChangedByOperator && !wanted.Contains(n.Url.AbsoluteUri)))
             events.Add(new NodeRemoved(gone.Id, ByOperator: false));
 
         var retired = events.OfType<NodeRemoved>().Select(r => _byId[r.Id].PollingKey).ToList();
