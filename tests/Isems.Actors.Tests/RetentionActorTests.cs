@@ -23,9 +23,12 @@ public sealed class RetentionActorTests(ITestOutputHelper output) : CollectorTes
     {
         var now = Scheduler.Now.ToUnixTimeSeconds();
         const long hour = 3600, day = 86_400;
-        // A: one row an hour for 300 hours; B: 50 rows, all older than 20 days; C: 150 rows of the last hours.
+        // A: one row an hour for 300 hours, each half an hour off the hour, so that no row lies within seconds of the
+        // cutoff however far virtual time has moved when the run starts; B: 50 rows, all older than 20 days; C: 150
+        // rows of the last hours.
+        const long halfHour = 1800;
         await Store.WriteAsync([
-            Enumerable.Range(0, 300).Select(i => Line("Node-A", now - i * hour)).ToList(),
+            Enumerable.Range(0, 300).Select(i => Line("Node-A", now - halfHour - i * hour)).ToList(),
             Enumerable.Range(0, 50).Select(i => Line("Node-B", now - 20 * day - i * hour)).ToList(),
             Enumerable.Range(0, 150).Select(i => Line("Node-C", now - i * 60)).ToList(),
         ]);
@@ -66,13 +69,14 @@ public sealed class RetentionActorTests(ITestOutputHelper output) : CollectorTes
             written++;
         }
 
-        Assert.Equal(Enumerable.Range(0, 100).Select(i => now - i * hour).Order(), await TimestampsAsync("Node-A"));
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => now - halfHour - i * hour).Order(), await TimestampsAsync("Node-A"));
         Assert.Empty(await TimestampsAsync("Node-B"));
         Assert.Equal(Enumerable.Range(0, 100).Select(i => now - i * 60L).Order(), await TimestampsAsync("Node-C"));
         Assert.Equal(80, (await TimestampsAsync("Node-D")).Count);
         var final = await retention.Ask<RetentionStatus>(GetRetentionStatus.Instance);
-        Assert.Equal(60 + 50, final.DeletedByAge);            // A's 60 rows older than 10 days, all of B
-        Assert.Equal(140 + 50, final.DeletedBeyondRowsPerNode); // A's 240 younger rows down to 100, C's 150 down to 100
+        // The run starts an hour after the rows were written: 10 days before it is 239 hours before they were.
+        Assert.Equal(61 + 50, final.DeletedByAge);            // A's 61 rows older than that, all of B
+        Assert.Equal(139 + 50, final.DeletedBeyondRowsPerNode); // A's 239 younger rows down to 100, C's 150 down to 100
         // Histories kept as JSON are out of date: retention says so for every node, since it does not track which.
         changes.FishForMessage(m => m is RowsChanged { NodeIds: null });
     }
