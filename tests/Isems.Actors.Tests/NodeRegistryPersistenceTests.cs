@@ -89,12 +89,37 @@ public sealed class NodeRegistryPersistenceTests : TestKit
         Assert.Empty(ExpectMsg<RegistryEntries>().Nodes);
     }
 
-    private long SnapshotsSaved()
+    [Fact]
+    public void A_merge_of_a_large_configuration_is_one_event_and_comes_back_whole()
+    {
+        var urls = Enumerable.Range(0, 1000).Select(i => new Uri($"http://10.3.{i / 250}.{i % 250}/ISEMS/ffopenmppt.log")).ToList();
+        var registry = StartRegistry(CreateTestProbe().Ref);
+        registry.Tell(new MergeConfiguredNodes(urls));
+        Assert.Equal(1000, ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes.Count);
+        Stop(registry);
+        Assert.Equal(1, Count("journal"));
+
+        // Half of them leave the configuration: one more event, and the other half stays.
+        var again = StartRegistry(CreateTestProbe().Ref);
+        again.Tell(new MergeConfiguredNodes(urls.Take(500).ToList()));
+        var kept = ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes;
+        Stop(again);
+        var third = StartRegistry(CreateTestProbe().Ref);
+        third.Tell(new GetRegisteredNodes());
+
+        Assert.Equal(urls.Take(500).OrderBy(u => u.ToString(), StringComparer.Ordinal), kept.Select(n => n.Url).OrderBy(u => u.ToString(), StringComparer.Ordinal));
+        Assert.Equal(kept, ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes);
+        Assert.Equal(2, Count("journal"));
+    }
+
+    private long SnapshotsSaved() => Count("snapshot");
+
+    private long Count(string table)
     {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _journal }.ConnectionString);
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM snapshot";
+        command.CommandText = $"SELECT COUNT(*) FROM {table}";
         return (long)command.ExecuteScalar()!;
     }
 

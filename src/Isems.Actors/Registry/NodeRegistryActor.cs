@@ -146,43 +146,50 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     {
         // Entries are matched by URL: a node already registered under it (from configuration or by an operator) is
         // left as it is, and one an operator removed stays removed.
-        var events = new List<IRegistryEvent>();
+        var added = new List<RegisteredNode>();
         var planned = new HashSet<string>(StringComparer.Ordinal);
         foreach (var url in merge.Urls)
         {
             if (_removedConfigured.Contains(url.ToString()) || OwnerOf(url, exceptId: null) is not null) continue;
             var id = ConfiguredId(url, planned);
             planned.Add(id);
-            events.Add(new NodeAdded(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
-                NodeSource.Configuration, ChangedByOperator: false, Now, Now, PollingKey: url.ToString())));
+            added.Add(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
+                NodeSource.Configuration, ChangedByOperator: false, Now, Now, PollingKey: url.ToString()));
         }
         var wanted = merge.Urls.Select(u => u.AbsoluteUri).ToHashSet(StringComparer.Ordinal);
-        foreach (var gone in _byId.Values.Where(n =>
-                     n.Source == NodeSource.Configuration && !n.ChangedByOperator && !wanted.Contains(n.Url.AbsoluteUri)))
-            events.Add(new NodeRemoved(gone.Id, ByOperator: false));
+        var gone = _byId.Values
+            .Where(n => n.Source == NodeSource.Configuration && !n.ChangedByOperator && !wanted.Contains(n.Url.AbsoluteUri))
+            .ToList();
 
-        var retired = events.OfType<NodeRemoved>().Select(r => _byId[r.Id].PollingKey).ToList();
         var replyTo = Sender;
         void Merged()
         {
-            if (events.Count > 0) _log.Info("ISEMS_ROUTER_IPS merged into the node registry: {0} changes", events.Count);
-            foreach (var key in retired) _nodes.Tell(new RetireNode(key, PurgeRows: false));
-            foreach (var added in events.OfType<NodeAdded>()) _nodes.Tell(Polling(added.Node, pollAtOnce: false));
+            if (added.Count + gone.Count > 0)
+                _log.Info("ISEMS_ROUTER_IPS merged into the node registry: {0} added, {1} gone", added.Count, gone.Count);
+            foreach (var node in gone) _nodes.Tell(new RetireNode(node.PollingKey, PurgeRows: false));
+            foreach (var node in added) _nodes.Tell(Polling(node, pollAtOnce: false));
             replyTo.Tell(new RegistryEntries(Sorted()));
         }
 
+        // One event for the whole merge: a fleet of 100,000 configured nodes is one journal write, not 100,000.
+        var merged = new ConfigurationMerged([.. added], [.. gone.Select(n => n.Id)]);
         if (!merge.Persist)
         {
             _persisting = false;
-            foreach (var e in events) Apply(e);
+            Apply(merged);
             Merged();
             return;
         }
-        PersistAll(events, Apply);
-        DeferAsync(events, _ =>
+        if (added.Count + gone.Count == 0)
         {
             Merged();
-            SnapshotIfDue();
+            return;
+        }
+        Persist(merged, e =>
+        {
+            Apply(e);
+            Merged();
+            SnapshotIfDue(force: added.Count + gone.Count >= SnapshotEvery);
         });
     }
 
@@ -201,6 +208,10 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             case NodeRemoved removed:
                 if (Unregister(removed.Id) is { } node && removed.ByOperator) _removedConfigured.Add(node.Url.ToString());
                 break;
+            case ConfigurationMerged merged:
+                foreach (var configured in merged.Added) Register(configured);
+                foreach (var id in merged.GoneIds) Unregister(id);
+                break;
         }
     }
 
@@ -218,12 +229,12 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     }
 
     /// <summary>
-    /// After a command's events are stored (a merge of thousands of entries counts as one): a snapshot every so many
-    /// events, so a restart replays few.
+    /// After a command's event is stored: a snapshot every so many events, or after a large merge, so a restart
+    /// replays few and small events.
     /// </summary>
-    private void SnapshotIfDue()
+    private void SnapshotIfDue(bool force = false)
     {
-        if (!_persisting || LastSequenceNr - _snapshotAt < SnapshotEvery) return;
+        if (!_persisting || (!force && LastSequenceNr - _snapshotAt < SnapshotEvery)) return;
         _snapshotAt = LastSequenceNr;
         SaveSnapshot(new RegistrySnapshot(_byId.Values.ToArray(), _removedConfigured.ToArray()));
     }

@@ -48,5 +48,11 @@ public sealed record NodeChanged(RegisteredNode Node) : IRegistryEvent;
 /// <summary><paramref name="ByOperator"/>: an operator removed a node from configuration; its URL stays removed.</summary>
 public sealed record NodeRemoved(string Id, bool ByOperator) : IRegistryEvent;
 
+/// <summary>
+/// <c>ISEMS_ROUTER_IPS</c> merged at start: the nodes it added, and the ids of untouched configured nodes it no longer
+/// names. One event however large the fleet.
+/// </summary>
+public sealed record ConfigurationMerged(RegisteredNode[] Added, string[] GoneIds) : IRegistryEvent;
+
 /// <summary>The registry's whole state, saved every so many events so that recovery replays few.</summary>
 public sealed record RegistrySnapshot(RegisteredNode[] Nodes, string[] RemovedConfiguredUrls);
