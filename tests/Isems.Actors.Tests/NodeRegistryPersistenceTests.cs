@@ -27,6 +27,12 @@ public sealed class NodeRegistryPersistenceTests : TestKit
             akka.persistence.journal.sql { connection-string = "{{connection}}", provider-name = "{{ProviderName.SQLiteMS}}", auto-initialize = on }
             akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
             akka.persistence.snapshot-store.sql { connection-string = "{{connection}}", provider-name = "{{ProviderName.SQLiteMS}}", auto-initialize = on }
+            akka.actor.serializers.node-registry = "Isems.Actors.Registry.RegistrySerializer, Isems.Actors"
+            akka.actor.serialization-bindings {
+              "Isems.Actors.Registry.IRegistryEvent, Isems.Actors" = node-registry
+              "Isems.Actors.Registry.RegistrySnapshot, Isems.Actors" = node-registry
+            }
+            akka.actor.serialization-identifiers { "Isems.Actors.Registry.RegistrySerializer, Isems.Actors" = 7301 }
             """).WithFallback(SqlPersistence.DefaultConfiguration);
     }
 
@@ -98,6 +104,7 @@ public sealed class NodeRegistryPersistenceTests : TestKit
         Assert.Equal(1000, ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes.Count);
         Stop(registry);
         Assert.Equal(1, Count("journal"));
+        Assert.Equal("ConfigurationMerged", Scalar("SELECT manifest FROM journal")); // the registry's own serializer
 
         // Half of them leave the configuration: one more event, and the other half stays.
         var again = StartRegistry(CreateTestProbe().Ref);
@@ -113,6 +120,15 @@ public sealed class NodeRegistryPersistenceTests : TestKit
     }
 
     private long SnapshotsSaved() => Count("snapshot");
+
+    private object Scalar(string sql)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _journal }.ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar()!;
+    }
 
     private long Count(string table)
     {

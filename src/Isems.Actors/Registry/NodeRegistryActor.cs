@@ -148,10 +148,11 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         // left as it is, and one an operator removed stays removed.
         var added = new List<RegisteredNode>();
         var planned = new HashSet<string>(StringComparer.Ordinal);
+        var suffixes = new Dictionary<string, int>(StringComparer.Ordinal); // per host, the next number to try
         foreach (var url in merge.Urls)
         {
             if (_removedConfigured.Contains(url.ToString()) || OwnerOf(url, exceptId: null) is not null) continue;
-            var id = ConfiguredId(url, planned);
+            var id = ConfiguredId(url, planned, suffixes);
             planned.Add(id);
             added.Add(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
                 NodeSource.Configuration, ChangedByOperator: false, Now, Now, PollingKey: url.ToString()));
@@ -252,10 +253,14 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     /// A node from configuration is named by its address (<c>10.36.158.33</c>, <c>host:8080</c>); a second URL on the
     /// same host gets <c>~2</c>, and so on.
     /// </summary>
-    private string ConfiguredId(Uri url, IReadOnlySet<string> planned)
+    private string ConfiguredId(Uri url, IReadOnlySet<string> planned, Dictionary<string, int> suffixes)
     {
-        var id = url.Authority;
-        for (var n = 2; _byId.ContainsKey(id) || planned.Contains(id); n++) id = $"{url.Authority}~{n}";
+        var host = url.Authority;
+        var id = host;
+        // Numbering goes on where it stopped for this host: many URLs behind one host are numbered in one pass.
+        var n = suffixes.GetValueOrDefault(host, 2);
+        while (_byId.ContainsKey(id) || planned.Contains(id)) id = $"{host}~{n++}";
+        suffixes[host] = n;
         return id;
     }
 

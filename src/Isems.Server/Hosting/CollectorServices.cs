@@ -66,6 +66,8 @@ public static class CollectorServices
                     journal.ConnectionString,
                     journal.Kind == DatabaseKind.Sqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL,
                     autoInitialize: true)
+                .WithCustomSerializer("node-registry", [typeof(IRegistryEvent), typeof(RegistrySnapshot)],
+                    system => new RegistrySerializer(system))
                 .WithActorSystemLivenessCheck()
                 .AddSetup(new LogBridgeSetup(sp.GetRequiredService<ILoggerFactory>()))
                 .ConfigureLoggers(loggers =>
