@@ -33,13 +33,16 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     private readonly Dictionary<string, string> _idByUrl = new(StringComparer.Ordinal);
     private long _snapshotAt;
 
-    public override string PersistenceId => RegistryPersistenceId;
+    public override string PersistenceId { get; }
 
-    public static Props Props(IActorRef nodes) => Akka.Actor.Props.Create(() => new NodeRegistryActor(nodes));
+    /// <param name="persistenceId">The registry's stream in the journal; tests give each registry one of its own.</param>
+    public static Props Props(IActorRef nodes, string persistenceId = RegistryPersistenceId) =>
+        Akka.Actor.Props.Create(() => new NodeRegistryActor(nodes, persistenceId));
 
-    public NodeRegistryActor(IActorRef nodes)
+    public NodeRegistryActor(IActorRef nodes, string persistenceId)
     {
         _nodes = nodes;
+        PersistenceId = persistenceId;
 
         Recover<SnapshotOffer>(offer =>
         {
