@@ -12,7 +12,8 @@ namespace Isems.Actors.Tests;
 
 /// <summary>
 /// The registry on a real Akka.Persistence.Sql journal and snapshot store, in a SQLite file. One file for the test
-/// process, as the plugin keeps its connection settings per process, and a stream (persistence id) per test.
+/// process and a stream (persistence id) per test: with a file per test, configured through HOCON, a later test's
+/// events once went to an earlier test's file, as if the plugin kept its connection settings per process.
 /// </summary>
 public sealed class NodeRegistryPersistenceTests : TestKit
 {
