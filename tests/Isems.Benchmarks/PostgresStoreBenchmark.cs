@@ -91,12 +91,7 @@ internal static class PostgresStoreBenchmark
             insert.Transaction = transaction;
             foreach (var m in batch)
             {
-                p[0].Value = m.NodeId; p[1].Value = m.Timestamp; p[2].Value = m.IsemsRevision; p[3].Value = m.OpenMpptFirmwareVersion;
-                p[4].Value = m.TimeToShutdown; p[5].Value = m.PowerSaveLevel; p[6].Value = m.OpenCircuitVoltage; p[7].Value = m.MppVoltage;
-                p[8].Value = m.BatteryVoltage; p[9].Value = m.BatteryChargeEstimate; p[10].Value = m.BatteryHealthEstimate;
-                p[11].Value = m.BatteryTemperature; p[12].Value = m.LowVoltageDisconnectVoltage; p[13].Value = m.TemperatureCorrectedVoltage;
-                p[14].Value = m.RateBatteryCapacity; p[15].Value = m.RatedSolarModuleCapacity; p[16].Value = m.Latitude;
-                p[17].Value = m.Longitude; p[18].Value = (object?)m.Status ?? DBNull.Value;
+                StoreBenchmark.Bind(p, m);
                 await insert.ExecuteNonQueryAsync();
             }
             await transaction.CommitAsync();
