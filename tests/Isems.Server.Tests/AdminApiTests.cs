@@ -36,8 +36,6 @@ public sealed class AdminApiTests : ServerTestBase
     private static async Task<JsonNode> GetJsonAsync(HttpClient client, string path) =>
         JsonNode.Parse(await client.GetStringAsync(path))!;
 
-    private static async Task<int> HistoryCount(HttpClient client, string nodeId) =>
-        (await GetJsonAsync(client, $"/measurements/{Uri.EscapeDataString(nodeId)}/latest"))["measurements"]!.AsArray().Count;
 
     private static async Task<List<string>> RegisteredIds(HttpClient client) =>
         (await GetJsonAsync(client, "/admin/nodes"))["nodes"]!.AsArray().Select(n => (string)n!["id"]!).ToList();

@@ -178,8 +178,6 @@ public sealed partial class DeploymentTests : ServerTestBase
     [GeneratedRegex(@"DATABASE_URL=(?<url>\S+)")]
     private static partial Regex DockerEnv();
 
-    private static async Task<int> HistoryCount(HttpClient client, string nodeId) =>
-        JsonNode.Parse(await client.GetStringAsync($"/measurements/{nodeId}/latest"))!["measurements"]!.AsArray().Count;
 
     private static async Task RunAsync(string program, string[] arguments)
     {

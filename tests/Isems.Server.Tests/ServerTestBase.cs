@@ -34,6 +34,11 @@ public abstract class ServerTestBase : IAsyncLifetime
     protected static Task Eventually(Func<bool> condition, string what = "condition", TimeSpan? within = null) =>
         Eventually(() => Task.FromResult(condition()), what, within);
 
+    /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> answers with.</summary>
+    protected static async Task<int> HistoryCount(HttpClient client, string nodeId) =>
+        System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync($"/measurements/{Uri.EscapeDataString(nodeId)}/latest"))!
+            ["measurements"]!.AsArray().Count;
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()

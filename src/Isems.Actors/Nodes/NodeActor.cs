@@ -171,7 +171,6 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         });
 
         Receive<GetNodeStatus>(_ => Sender.Tell(Status()));
-        Receive<GetLatestMeasurement>(_ => Sender.Tell(new LatestMeasurement(_key, _latest)));
     }
 
     private void UseLog(Uri logUrl)

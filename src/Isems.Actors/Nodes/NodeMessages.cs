@@ -61,12 +61,7 @@ public sealed record PollNow(string NodeKey) : INodeQuery;
 /// <summary>Answered with a <see cref="NodeStatus"/>.</summary>
 public sealed record GetNodeStatus(string NodeKey) : INodeQuery;
 
-/// <summary>Answered with a <see cref="LatestMeasurement"/>.</summary>
-public sealed record GetLatestMeasurement(string NodeKey) : INodeQuery;
-
 public sealed record NodeNotFound(string NodeKey);
-
-public sealed record LatestMeasurement(string NodeKey, StoredMeasurement? Measurement);
 
 /// <summary>What one poll brought: lines stored, already stored and rejected, or why it failed.</summary>
 public sealed record PollOutcome(

@@ -103,10 +103,12 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
                 _metrics.RetentionDeleted("rows_per_node", deleted.Rows);
             }
 
-            // Which nodes lost rows is not known here: everything built from stored rows is out of date.
-            if (deleted.Rows > 0) Context.System.EventStream.Publish(new RowsChanged(null));
             if (deleted.Rows > 0)
+            {
+                // Which nodes lost rows is not known here: everything built from stored rows is out of date.
+                Context.System.EventStream.Publish(new RowsChanged(null));
                 Timers.StartSingleTimer("batch", new NextBatch(), _options.PauseBetweenBatches);
+            }
             else if (_phase == Phase.ByAge && _options.RowsPerNode is not null)
             {
                 _phase = Phase.PerNode;

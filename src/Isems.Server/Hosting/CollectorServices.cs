@@ -60,7 +60,7 @@ public static class CollectorServices
         services.AddAkka(ActorSystemName, (akka, sp) =>
         {
             var options = sp.GetRequiredService<IOptions<CollectorOptions>>().Value;
-            var journal = DatabaseTarget.Parse(options.DatabaseUrl, Directory.GetCurrentDirectory()).RegistryJournal();
+            var journal = sp.GetRequiredService<MeasurementStore>().Target.RegistryJournal();
             akka.AddHocon(LoadHocon(options), HoconAddMode.Prepend)
                 .WithSqlPersistence(
                     journal.ConnectionString,
