@@ -316,6 +316,40 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Large_groups_store_each_key_once_first_occurrence_first_whatever_their_size()
+    {
+        var store = await NewStoreAsync();
+        // Some keys stored before; then 3 interleaved nodes, 250 lines, a quarter of them repeats with other values,
+        // and each node's newest line in the middle: the sizes that the writer splits into multi-row statements.
+        var before = Enumerable.Range(0, 40).Select(i => Make($"node-{i % 3}", T0 + i * 60)).ToArray();
+        await store.WriteAsync([before]);
+        var group = new List<Measurement>();
+        for (var i = 0; i < 250; i++)
+        {
+            var timestamp = i is >= 150 and < 153 ? T0 + 1_000_000  // each node's newest, in the middle
+                : i % 4 == 3 ? group[i - 3].Timestamp                // the same node's key again, other values
+                : T0 + i * 60;                                       // below 40 × 60 s: some already stored
+            group.Add(Make($"node-{i % 3}", timestamp, battery: 10 + i / 100.0));
+        }
+
+        var outcome = Assert.Single(await store.WriteAsync([group]));
+
+        var expected = new Dictionary<(string, long), Measurement>();
+        foreach (var line in before.Concat(group)) expected.TryAdd((line.NodeId, line.Timestamp), line);
+        Assert.Equal(expected.Count - before.Length, outcome.Stored);
+        Assert.Equal(group.Count - outcome.Stored, outcome.Duplicates);
+        foreach (var node in new[] { "node-0", "node-1", "node-2" })
+        {
+            var history = await store.HistoryAsync(node, 1000);
+            Assert.Equal(
+                expected.Values.Where(l => l.NodeId == node).OrderByDescending(l => l.Timestamp),
+                history.Select(h => h.Measurement));
+            Assert.Equal(history[0], outcome.Newest.Single(n => n.Measurement.NodeId == node));
+            Assert.Equal(T0 + 1_000_000, history[0].Measurement.Timestamp);
+        }
+    }
+
+    [Fact]
     public async Task Newest_per_node_carries_the_row_id_whether_stored_now_or_before()
     {
         var store = await NewStoreAsync();
@@ -423,6 +457,7 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
                 -40.25, 11900, 14.2, 12, 30, -33.868820, 151.209296, null),
             new("Elektra-Dach", "2", T0 + 1, "5", 0, 1, 18.614, 18.614, 14.073, 100, 100, 28, 11.67, 14.086, 7, 20,
                 52.507309, 13.458635, 0x902),
+            new("long-" + new string('x', 300) + "-ü", "1", T0 + 4, new string('y', 500), 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
             new("zero", "1", T0 + 2, "ATmega8_A_1", -0.5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
             new("big", "1", T0 + 3, "x", 9_007_199_254_740_993d, int.MaxValue, 1e308, 123456789.123456789, 2.5e-310, 1, 1, 1, 1, 1, 1, 1,
                 89.999999999, -179.999999999, 0xFFF),

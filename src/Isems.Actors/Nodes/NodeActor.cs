@@ -332,7 +332,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         switch (result)
         {
             case LogFetched log:
-                var parsed = LineParser.ParsePayload(log.Content, Now.ToUnixTimeSeconds());
+                var parsed = LineParser.ParsePayload(log.Content.Span, Now.ToUnixTimeSeconds());
                 _metrics.Rejected(parsed.Rejections);
                 if (log.FromStart && _position.Offset > 0)
                     _log.Debug("Node {0}: reading the whole log again (rotated, or Range not honoured)", Name);

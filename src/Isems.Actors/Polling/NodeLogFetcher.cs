@@ -25,7 +25,7 @@ public sealed record LogPosition(long Offset, byte[]? PrefixHash)
 /// <param name="Content">The bytes to parse: whole lines only, except the last line of a bare answer without length (an ESP's).</param>
 /// <param name="Next">The position after the last complete line; the next fetch asks for what follows it.</param>
 /// <param name="FromStart">The content is the node's whole log (first fetch, or the log was rotated or rewritten).</param>
-public sealed record LogFetched(byte[] Content, LogPosition Next, bool FromStart) : FetchResult;
+public sealed record LogFetched(ReadOnlyMemory<byte> Content, LogPosition Next, bool FromStart) : FetchResult;
 
 /// <summary>The node answered 404: a router's log has been rotated away until its next line (SPEC §2).</summary>
 public sealed record LogMissing : FetchResult;
@@ -113,7 +113,7 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
     private static LogFetched Partial(ReadOnlyMemory<byte> body, long startOffset)
     {
         var complete = body.Span.LastIndexOf((byte)'\n') + 1;
-        return new LogFetched(body[..complete].ToArray(), new LogPosition(startOffset + complete, null), FromStart: false);
+        return new LogFetched(body[..complete], new LogPosition(startOffset + complete, null), FromStart: false);
     }
 
     /// <summary>
@@ -129,8 +129,8 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
         var unchangedPrefix = known.PrefixHash is not null && known.Offset <= complete
             && SHA256.HashData(body.AsSpan(0, (int)known.Offset)).AsSpan().SequenceEqual(known.PrefixHash);
         return unchangedPrefix
-            ? new LogFetched(body[(int)known.Offset..end], next, FromStart: false)
-            : new LogFetched(body[..end], next, FromStart: true);
+            ? new LogFetched(body.AsMemory((int)known.Offset..end), next, FromStart: false)
+            : new LogFetched(body.AsMemory(..end), next, FromStart: true);
     }
 
     private sealed record Answer(HttpStatusCode Status, byte[] Body, long WireBytes, bool HasLength);
@@ -147,16 +147,26 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
         if (response.StatusCode is not (HttpStatusCode.OK or HttpStatusCode.PartialContent))
             return new Answer(response.StatusCode, [], 0, true);
 
-        var hasLength = response.Content.Headers.ContentLength is not null;
+        var length = response.Content.Headers.ContentLength;
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
-        var raw = await ReadBoundedAsync(stream, ct);
+        var raw = await ReadBoundedAsync(stream, length, ct);
         var gzipped = response.Content.Headers.ContentEncoding.Contains("gzip", StringComparer.OrdinalIgnoreCase);
         var body = gzipped ? await GunzipAsync(raw, ct) : raw;
+        var hasLength = length is not null;
         return new Answer(response.StatusCode, body, raw.Length, hasLength);
     }
 
-    private async Task<byte[]> ReadBoundedAsync(Stream stream, CancellationToken ct)
+    private async Task<byte[]> ReadBoundedAsync(Stream stream, long? length, CancellationToken ct)
     {
+        if (length > maxLogBytes) throw new LogTooLargeException(maxLogBytes);
+        if (length is { } announced)
+        {
+            // The usual answer: read straight into an array of its size (a full log is half a megabyte, and copying it
+            // between growing buffers cost a twentieth of a first poll cycle). A shorter answer fails the read.
+            var body = new byte[announced];
+            await stream.ReadExactlyAsync(body, ct);
+            return body;
+        }
         using var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         int read;
@@ -171,7 +181,7 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
     private async Task<byte[]> GunzipAsync(byte[] raw, CancellationToken ct)
     {
         await using var gzip = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
-        return await ReadBoundedAsync(gzip, ct);
+        return await ReadBoundedAsync(gzip, length: null, ct);
     }
 
     private static string Describe(HttpStatusCode status) => $"HTTP {(int)status} {status}";

@@ -1,0 +1,63 @@
+using System.Runtime.InteropServices;
+
+namespace Isems.Storage;
+
+/// <summary>
+/// The few SQLite C functions that the write path calls once per field of every row, bound directly to the library
+/// that SQLitePCL loads (<c>e_sqlite3</c>). Through SQLitePCL each call takes and releases a SafeHandle; at 19 fields
+/// a row that was a fifth of the writer's time (the <c>store</c> benchmark's C API rows). Callers hold the SafeHandles
+/// open for as long as they use the raw pointers.
+/// </summary>
+internal static partial class SqliteNative
+{
+    private const string Library = "e_sqlite3";
+    public const int Done = 101; // SQLITE_DONE
+    public static readonly IntPtr Transient = new(-1); // SQLITE_TRANSIENT: SQLite copies the bytes before returning
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_bind_int")]
+    public static partial int BindInt32(IntPtr statement, int index, int value);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_bind_int64")]
+    public static partial int BindInt64(IntPtr statement, int index, long value);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_bind_double")]
+    public static partial int BindDouble(IntPtr statement, int index, double value);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_bind_null")]
+    public static partial int BindNull(IntPtr statement, int index);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_bind_text")]
+    public static partial int BindText(IntPtr statement, int index, ReadOnlySpan<byte> utf8, int length, IntPtr destructor);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_step")]
+    public static partial int Step(IntPtr statement);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_reset")]
+    public static partial int Reset(IntPtr statement);
+
+    [LibraryImport(Library, EntryPoint = "sqlite3_changes")]
+    public static partial int Changes(IntPtr db);
+
+    /// <summary>
+    /// A text column's last value, kept encoded: consecutive lines of a node share their node id, revision and firmware
+    /// as one string instance each (the parser reuses them), so most rows bind bytes already encoded.
+    /// </summary>
+    public sealed class TextColumn
+    {
+        private string? _value;
+        private byte[] _utf8 = [];
+        private int _length;
+
+        public int Bind(IntPtr statement, int index, string value)
+        {
+            if (!ReferenceEquals(value, _value))
+            {
+                var max = System.Text.Encoding.UTF8.GetMaxByteCount(value.Length);
+                if (_utf8.Length < max) _utf8 = new byte[Math.Max(max, 64)];
+                _length = System.Text.Encoding.UTF8.GetBytes(value, _utf8);
+                _value = value;
+            }
+            return BindText(statement, index, _utf8, _length, Transient);
+        }
+    }
+}
