@@ -30,8 +30,9 @@ internal static class MqttBenchmark
         var live = messages / 2;
         var backlog = messages - live;
 
+        var payloads = Messages(messages);
         Report.Header($"mqtt: {messages:N0} messages of 5 overlapping lines from {Nodes:N0} nodes, Mosquitto on loopback, QoS 1");
-        var ceiling = await CeilingAsync(broker.Port, messages);
+        var ceiling = await CeilingAsync(broker.Port, payloads);
         Report.Row("ceiling: backlog drained by a client that does nothing", messages / ceiling.TotalSeconds, "msgs/s");
 
         var folder = Directory.CreateTempSubdirectory("isems-bench-");
@@ -48,7 +49,7 @@ internal static class MqttBenchmark
         await UntilAsync(async () => (await bridge.Ask<MqttStatus>(new GetMqttStatus())).Connected);
         var watch = Stopwatch.StartNew();
         var published = TimeSpan.Zero;
-        var publishing = PublishAsync(broker.Port, 0, live).ContinueWith(t => { published = watch.Elapsed; return t; }).Unwrap();
+        var publishing = PublishAsync(broker.Port, payloads, 0, live).ContinueWith(t => { published = watch.Elapsed; return t; }).Unwrap();
         var liveRun = await UntilStoredAsync(bridge, store, DistinctLines(live), publishing);
         await publishing;
         var liveTime = watch.Elapsed;
@@ -59,8 +60,8 @@ internal static class MqttBenchmark
         await bridge.GracefulStop(TimeSpan.FromSeconds(10));
         await Task.Delay(500);
         watch.Restart();
-        await PublishAsync(broker.Port, live, messages);
-        Report.Row("publishers alone (8 clients, QoS 1, no subscriber connected)", backlog / watch.Elapsed.TotalSeconds, "msgs/s",
+        await PublishAsync(broker.Port, payloads, live, messages);
+        Report.Row("publishers alone (8 connections, QoS 1, no subscriber)", backlog / watch.Elapsed.TotalSeconds, "msgs/s",
             "what the live row can reach at most on this machine");
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         var process = Process.GetCurrentProcess();
@@ -148,25 +149,26 @@ internal static class MqttBenchmark
         return Encoding.UTF8.GetBytes(string.Join("\n", lines));
     }
 
-    /// <summary>Eight publishing clients, each awaiting the broker's acknowledgement of every message (QoS 1).</summary>
-    private static async Task PublishAsync(int port, int from, int to)
+    /// <summary>
+    /// Eight publishing connections (<see cref="MqttLoadPublisher"/>), QoS 1, the payloads made beforehand: the nodes
+    /// are other machines, so the load generator should take as little of this one as it can.
+    /// </summary>
+    private static async Task PublishAsync(int port, (byte[] Topic, byte[] Payload)[] messages, int from, int to)
     {
         const int publishers = 8;
         await Task.WhenAll(Enumerable.Range(0, publishers).Select(async p =>
         {
-            using var client = new MqttClientFactory().CreateMqttClient();
-            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId($"node-pub-{p}").Build());
+            await using var client = await MqttLoadPublisher.ConnectAsync(port, $"node-pub-{p}");
             for (var m = from + p; m < to; m += publishers)
-            {
-                var topic = $"/isems/esp-{m % Nodes:0000}/csvlog";
-                await client.PublishAsync(new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Payload(m))
-                    .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).Build());
-            }
-            await client.DisconnectAsync();
+                await client.PublishAsync(messages[m].Topic, messages[m].Payload);
+            await client.CompleteAsync();
         }));
     }
 
-    private static async Task<TimeSpan> CeilingAsync(int port, int messages)
+    private static (byte[] Topic, byte[] Payload)[] Messages(int count) =>
+        Enumerable.Range(0, count).Select(m => (Encoding.UTF8.GetBytes($"/isems/esp-{m % Nodes:0000}/csvlog"), Payload(m))).ToArray();
+
+    private static async Task<TimeSpan> CeilingAsync(int port, (byte[] Topic, byte[] Payload)[] payloads)
     {
         // The bridge's receive maximum, and socket buffers well above MQTTnet's 8 KiB default (which would make the
         // ceiling a TCP window artefact), so only the work differs.
@@ -179,7 +181,8 @@ internal static class MqttBenchmark
         await client.ConnectAsync(options);
         await client.SubscribeAsync("/isems/+/csvlog", MqttQualityOfServiceLevel.AtLeastOnce);
         await client.DisconnectAsync();
-        await PublishAsync(port, 0, messages);
+        var messages = payloads.Length;
+        await PublishAsync(port, payloads, 0, messages);
 
         long received = 0;
         client.ApplicationMessageReceivedAsync += _ =>
