@@ -31,9 +31,13 @@ internal static class PollCycleBenchmark
         foreach (var node in fleet.Nodes) nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
 
         Report.Header($"poll: one cycle over {nodeCount:N0} simulated routers with {historyLines:N0}-line logs, SQLite, real actors");
-        var stored = await CycleAsync("first cycle (every line new)", fleet, nodes);
+        var (stored, firstCycle) = await CycleAsync("first cycle (every line new)", fleet, nodes);
+        var targeted = (nodeCount, historyLines) is (1000, 3657) or (10_000, 5);
+        Report.Summary($"first poll cycle, {nodeCount:N0} nodes × {historyLines:N0} lines", $"{firstCycle.TotalSeconds:N1} s",
+            bareInsertRate is { } bare ? $"the fastest bare insert loop would need {stored / bare:N1} s for its lines" : "",
+            targeted ? "≤ 10 s" : "", targeted ? firstCycle.TotalSeconds <= 10 : null);
         if (bareInsertRate is { } rate)
-            Report.Row("beside: the bare INSERT loop would need, for these lines", stored / rate * 1000, "ms",
+            Report.Row("beside: the fastest bare insert loop would need, for these lines", stored / rate * 1000, "ms",
                 "(its rate measured above, in this run)");
 
         if (Environment.GetEnvironmentVariable("ISEMS_BENCH_FIRST_CYCLE_ONLY") is null)
@@ -60,7 +64,7 @@ internal static class PollCycleBenchmark
         await CycleAsync("steady cycle, Range ignored (whole log sent, only its new end parsed)", fleet, nodes);
     }
 
-    private static async Task<long> CycleAsync(string label, SimulatedFleet fleet, IActorRef nodes)
+    private static async Task<(long Stored, TimeSpan Wall)> CycleAsync(string label, SimulatedFleet fleet, IActorRef nodes)
     {
         var bytesBefore = fleet.BytesServed;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
@@ -76,6 +80,6 @@ internal static class PollCycleBenchmark
         Report.Row("wall time", wall.TotalMilliseconds, "ms", $"CPU {cpu.TotalMilliseconds:N0} ms (collector and simulator together)");
         Report.Row("lines stored", stored, "lines", $"{stored / wall.TotalSeconds:N0} lines/s; duplicates {duplicates:N0}; failed polls {failed}");
         Report.Row("bytes fetched", fleet.BytesServed - bytesBefore, "bytes");
-        return stored;
+        return (stored, wall);
     }
 }

@@ -41,6 +41,8 @@ internal static class PostgresStoreBenchmark
             var label = $"{duplicateShare:P0} duplicates";
             Report.Row($"MeasurementStore.WriteAsync, {label}", Lines / store.TotalSeconds, "lines/s", $"{bare / store:P0} of the bare loop");
             Report.Row($"baseline: bare prepared INSERT … ON CONFLICT DO NOTHING, {label}", Lines / bare.TotalSeconds, "lines/s");
+            Report.Summary($"store into PostgreSQL, {label}", $"{Lines / store.TotalSeconds:N0} lines/s",
+                $"{bare / store:P0} of the bare loop", "≥ 60% of the bare loop", bare / store >= 0.6);
         }
     }
 

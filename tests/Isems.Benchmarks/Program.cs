@@ -1,8 +1,9 @@
 using Isems.Benchmarks;
 
-// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [poll] [mqtt] [api] [--messages 100000] [--nodes 1000] [--lines 3657]
-//   [--rows-per-node 10000] [--seconds 10] [start] [--idle-nodes 10000] [--idle-rows-per-node 1000]
-// Prints figures beside a baseline measured in the same run on the same machine; asserts nothing.
+// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [mqtt] [api] [start]
+//   [--messages 100000] [--nodes 1000] [--lines 3657] [--rows-per-node 10000] [--seconds 10] [--idle-nodes 10000] [--idle-rows-per-node 1000]
+// Prints figures beside a baseline measured in the same run on the same machine, then one summary table with the
+// targets; asserts nothing. Without --nodes/--lines, poll runs both targeted fleets; without --idle-nodes, start both.
 var which = args.Where(a => !a.StartsWith("--")).ToHashSet();
 var all = which.Count == 0;
 var nodes = ArgValue(args, "--nodes", 1000);
@@ -13,10 +14,31 @@ Console.WriteLine($"ISEMS collector benchmarks — {Environment.ProcessorCount} 
 if (all || which.Contains("parse")) ParseBenchmark.Run();
 double? bareInsertRate = all || which.Contains("store") ? await StoreBenchmark.RunAsync() : null;
 if (all || which.Contains("store") || which.Contains("store-pg")) await PostgresStoreBenchmark.RunAsync();
-if (all || which.Contains("poll")) await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate);
+if (all || which.Contains("poll"))
+{
+    if (args.Contains("--nodes") || args.Contains("--lines"))
+        await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate);
+    else
+    {
+        // The two targets: 1,000 routers' full logs, and 10,000 nodes' short ones.
+        await PollCycleBenchmark.RunAsync(1000, 3657, bareInsertRate);
+        await PollCycleBenchmark.RunAsync(10_000, 5, bareInsertRate);
+    }
+}
 if (all || which.Contains("mqtt")) await MqttBenchmark.RunAsync(ArgValue(args, "--messages", 100_000));
 if (all || which.Contains("api")) await ApiBenchmark.RunAsync(ArgValue(args, "--rows-per-node", 10_000), ArgValue(args, "--seconds", 10));
-if (all || which.Contains("start")) await StartBenchmark.RunAsync(ArgValue(args, "--idle-nodes", 10_000), ArgValue(args, "--idle-rows-per-node", 1_000));
+if (all || which.Contains("start"))
+{
+    if (args.Contains("--idle-nodes"))
+        await StartBenchmark.RunAsync(ArgValue(args, "--idle-nodes", 10_000), ArgValue(args, "--idle-rows-per-node", 1_000));
+    else
+    {
+        // The two targets: start to ready with 10,000 nodes and 10 M rows; memory with 100,000 idle nodes.
+        await StartBenchmark.RunAsync(10_000, 1_000);
+        await StartBenchmark.RunAsync(100_000, 1);
+    }
+}
+Report.PrintSummary();
 return 0;
 
 static int ArgValue(string[] args, string name, int fallback)
