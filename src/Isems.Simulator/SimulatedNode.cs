@@ -127,6 +127,21 @@ public sealed class SimulatedNode
         lock (_lock) _log.Clear();
     }
 
+    /// <summary>
+    /// Router: the log rotated and written again with exactly these lines while nobody looked. Lines of the same lengths
+    /// as before put every <c>\n</c> where the old log had one: only their content tells the two logs apart.
+    /// </summary>
+    public void ReplaceLog(IEnumerable<string> lines)
+    {
+        if (Kind != NodeKind.Router)
+            throw new InvalidOperationException("ESP boards keep their last lines in memory; there is no log file to replace.");
+        lock (_lock)
+        {
+            _log.Clear();
+            foreach (var line in lines) _log.Add(System.Text.Encoding.UTF8.GetBytes(line), good: true);
+        }
+    }
+
     /// <summary>What the node serves now; empty when a router has no log file.</summary>
     internal ReadOnlyMemory<byte> Content()
     {

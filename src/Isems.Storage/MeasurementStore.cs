@@ -15,6 +15,13 @@ namespace Isems.Storage;
 public sealed record StoredMeasurement(long Id, Measurement Measurement);
 
 /// <summary>
+/// How far into a polled node's log its lines have been read: the byte after the last complete line, a hash of the bytes
+/// before it when the log was last read whole, and a hash of the last line read (with its length), by which a resumed
+/// fetch recognises that it is still the same log. Saved in the same transaction as the lines it led to.
+/// </summary>
+public sealed record LogBookmark(string NodeKey, string LogUrl, long Offset, byte[]? PrefixHash, byte[]? TailHash, int TailLength);
+
+/// <summary>
 /// What became of one group of lines written in a batch: how many were new, how many were already stored (or repeated
 /// earlier in the batch), and for each node id of the group its newest line (highest timestamp) as it now is in the
 /// database, with its row id, whether stored now or before. Newest follows the order in which the nodes first appear.
@@ -98,17 +105,27 @@ public sealed class MeasurementStore : IDisposable
     /// Writes all groups in one transaction, inserting and ignoring duplicates on (node id, timestamp), also duplicates
     /// within the batch (the first occurrence in batch order is the one stored). One outcome per group, in order.
     /// </summary>
-    public async Task<IReadOnlyList<WriteOutcome>> WriteAsync(IReadOnlyList<IReadOnlyList<Measurement>> groups, CancellationToken ct = default)
+    public Task<IReadOnlyList<WriteOutcome>> WriteAsync(IReadOnlyList<IReadOnlyList<Measurement>> groups, CancellationToken ct = default) =>
+        WriteAsync(groups, [], ct);
+
+    /// <summary>
+    /// Writes the groups, and saves the bookmarks in the same transaction (a later bookmark of the same node wins):
+    /// a log is never marked read beyond lines that are not stored.
+    /// </summary>
+    public async Task<IReadOnlyList<WriteOutcome>> WriteAsync(
+        IReadOnlyList<IReadOnlyList<Measurement>> groups, IReadOnlyList<LogBookmark> bookmarks, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(groups);
+        ArgumentNullException.ThrowIfNull(bookmarks);
+        if (bookmarks.Count > 1) bookmarks = bookmarks.GroupBy(b => b.NodeKey, StringComparer.Ordinal).Select(g => g.Last()).ToList();
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _writeGate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             // SQLite's driver works synchronously; the writer actor already calls this from the thread pool.
             return _sqlite is not null
-                ? _sqlite.Write(groups, ct)
-                : await _postgres!.WriteAsync(groups, ct).ConfigureAwait(false);
+                ? _sqlite.Write(groups, bookmarks, ct)
+                : await _postgres!.WriteAsync(groups, bookmarks, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -126,6 +143,24 @@ public sealed class MeasurementStore : IDisposable
         // Sorted here rather than in SQL: exactly .NET's ordinal order, and no sort step in the query plan.
         Array.Sort(result, static (a, b) => string.CompareOrdinal(a.Measurement.NodeId, b.Measurement.NodeId));
         return result;
+    }
+
+    /// <summary>Every saved log bookmark, for the node actors to resume from after a start.</summary>
+    public async Task<IReadOnlyList<LogBookmark>> BookmarksAsync(CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return await RunAsync(async db =>
+        {
+            await using var command = db.OpenDbConnection().CreateCommand();
+            command.CommandText = Schema.BookmarksSql;
+            var bookmarks = new List<LogBookmark>();
+            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                bookmarks.Add(new LogBookmark(reader.GetString(0), reader.GetString(1), reader.GetInt64(2),
+                    reader.IsDBNull(3) ? null : (byte[])reader.GetValue(3), reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4),
+                    reader.GetInt32(5)));
+            return (IReadOnlyList<LogBookmark>)bookmarks;
+        }, ct).ConfigureAwait(false);
     }
 
     /// <summary>That node's newest <paramref name="limit"/> rows, newest first; none for an unknown node.</summary>
@@ -158,12 +193,23 @@ public sealed class MeasurementStore : IDisposable
         command.Parameters.Add(parameter);
     }
 
-    /// <summary>Removes every row of the node; returns how many.</summary>
-    public async Task<int> DeleteNodeAsync(string nodeId, CancellationToken ct = default)
+    /// <summary>
+    /// Removes every row of the node, and the bookmark of the node key that polled it (re-added, its log is read whole
+    /// again); returns how many rows.
+    /// </summary>
+    public async Task<int> DeleteNodeAsync(string nodeId, string? nodeKey = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(nodeId);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return await RunAsync(db => db.GetTable<MeasurementRow>().Where(r => r.NodeId == nodeId).DeleteAsync(ct), ct).ConfigureAwait(false);
+        return await RunAsync(async db =>
+        {
+            await using var transaction = await db.BeginTransactionAsync(ct).ConfigureAwait(false);
+            var rows = await db.GetTable<MeasurementRow>().Where(r => r.NodeId == nodeId).DeleteAsync(ct).ConfigureAwait(false);
+            if (nodeKey is not null)
+                await db.ExecuteAsync($"DELETE FROM {Schema.BookmarkTable} WHERE node_key = @key", ct, new DataParameter("key", nodeKey)).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return rows;
+        }, ct).ConfigureAwait(false);
     }
 
     /// <summary>Answers when the database does: for readiness checks while nothing is being written.</summary>

@@ -31,12 +31,13 @@ internal sealed class PostgresWriter
 
     public PostgresWriter(string connectionString) => _connectionString = connectionString;
 
-    public async Task<IReadOnlyList<WriteOutcome>> WriteAsync(IReadOnlyList<IReadOnlyList<Measurement>> groups, CancellationToken ct)
+    public async Task<IReadOnlyList<WriteOutcome>> WriteAsync(
+        IReadOnlyList<IReadOnlyList<Measurement>> groups, IReadOnlyList<LogBookmark> bookmarks, CancellationToken ct)
     {
         var total = 0;
         foreach (var group in groups) total += group.Count;
         var outcomes = new WriteOutcome[groups.Count];
-        if (total == 0)
+        if (total == 0 && bookmarks.Count == 0)
         {
             Array.Fill(outcomes, new WriteOutcome(0, 0, []));
             return outcomes;
@@ -99,7 +100,7 @@ internal sealed class PostgresWriter
         {
             try
             {
-                await ExecuteAsync(order, flat, wantNode.ToArray(), wantTimestamp.ToArray(), inserted, now, ct);
+                await ExecuteAsync(order, flat, wantNode.ToArray(), wantTimestamp.ToArray(), bookmarks, inserted, now, ct);
                 break;
             }
             catch (Exception e) when (attempt == 1 && PostgresConnections.IsBroken(e))
@@ -135,7 +136,7 @@ internal sealed class PostgresWriter
         return outcomes;
     }
 
-    private async Task ExecuteAsync(int[] order, Measurement[] flat, string[] wantNode, long[] wantTimestamp,
+    private async Task ExecuteAsync(int[] order, Measurement[] flat, string[] wantNode, long[] wantTimestamp, IReadOnlyList<LogBookmark> bookmarks,
         HashSet<(string, long)> inserted, Dictionary<(string, long), StoredMeasurement> now, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(_connectionString);
@@ -167,6 +168,21 @@ internal sealed class PostgresWriter
         read.Parameters.Add(new NpgsqlParameter<string[]>("want_node", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = wantNode });
         read.Parameters.Add(new NpgsqlParameter<long[]>("want_timestamp", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = wantTimestamp });
         batch.BatchCommands.Add(read);
+
+        // The bookmarks in the same implicit transaction as the lines they lead past.
+        var savedAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        foreach (var bookmark in bookmarks)
+        {
+            var save = new NpgsqlBatchCommand(Schema.SaveBookmarkSql);
+            save.Parameters.AddWithValue("node_key", bookmark.NodeKey);
+            save.Parameters.AddWithValue("log_url", bookmark.LogUrl);
+            save.Parameters.AddWithValue("byte_offset", bookmark.Offset);
+            save.Parameters.Add(new NpgsqlParameter("prefix_hash", NpgsqlDbType.Bytea) { Value = (object?)bookmark.PrefixHash ?? DBNull.Value });
+            save.Parameters.Add(new NpgsqlParameter("tail_hash", NpgsqlDbType.Bytea) { Value = (object?)bookmark.TailHash ?? DBNull.Value });
+            save.Parameters.AddWithValue("tail_length", bookmark.TailLength);
+            save.Parameters.AddWithValue("saved_at", savedAt);
+            batch.BatchCommands.Add(save);
+        }
 
         await using var reader = await batch.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))

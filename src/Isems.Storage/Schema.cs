@@ -24,6 +24,32 @@ internal static class Schema
     private static readonly MigrationStep DropTimestampIndexStep = new(3, "drop the index on timestamp (inserts paid for it)",
         $"DROP INDEX IF EXISTS {TimestampIndex}");
 
+    public const string BookmarkTable = "log_bookmarks";
+
+    /// <summary>Where each polled node's log has been read up to, saved with the lines it led to.</summary>
+    private static MigrationStep BookmarkStep(string text, string binary) => new(4, "log bookmarks, so a restart resumes each log where it was", $"""
+        CREATE TABLE {BookmarkTable} (
+            node_key {text} NOT NULL PRIMARY KEY,
+            log_url {text} NOT NULL,
+            byte_offset BIGINT NOT NULL,
+            prefix_hash {binary} NULL,
+            tail_hash {binary} NULL,
+            tail_length INTEGER NOT NULL,
+            saved_at BIGINT NOT NULL
+        )
+        """);
+
+    public const string SaveBookmarkSql = $"""
+        INSERT INTO {BookmarkTable} (node_key, log_url, byte_offset, prefix_hash, tail_hash, tail_length, saved_at)
+        VALUES (@node_key, @log_url, @byte_offset, @prefix_hash, @tail_hash, @tail_length, @saved_at)
+        ON CONFLICT (node_key) DO UPDATE SET log_url = excluded.log_url, byte_offset = excluded.byte_offset,
+            prefix_hash = excluded.prefix_hash, tail_hash = excluded.tail_hash, tail_length = excluded.tail_length,
+            saved_at = excluded.saved_at
+        """;
+
+    public const string BookmarksSql =
+        $"SELECT node_key, log_url, byte_offset, prefix_hash, tail_hash, tail_length FROM {BookmarkTable}";
+
     /// <summary>The 19 fields in line order (SPEC §1); <see cref="ReadStored"/> and the writers depend on this order.</summary>
     public const string Columns =
         "node_id, isems_revision, timestamp, firmware_version, time_to_shutdown, power_save_level, open_circuit_voltage, " +
@@ -64,6 +90,7 @@ internal static class Schema
             """),
         TimestampIndexStep,
         DropTimestampIndexStep,
+        BookmarkStep("TEXT", "BLOB"),
     ];
 
     public static readonly IReadOnlyList<MigrationStep> PostgreSqlSteps =
@@ -97,6 +124,7 @@ internal static class Schema
             """),
         TimestampIndexStep,
         DropTimestampIndexStep,
+        BookmarkStep("text COLLATE \"C\"", "bytea"),
     ];
 
     public static IReadOnlyList<MigrationStep> Steps(DatabaseKind kind) =>

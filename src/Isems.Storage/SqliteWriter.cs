@@ -57,6 +57,7 @@ internal sealed class SqliteWriter : IDisposable
     // The handles' raw pointers, valid while the SafeHandles above are open (Close disposes these last).
     private IntPtr _dbPointer, _insertManyPointer, _insertOnePointer;
     private SqliteCommand _lookup = null!;
+    private SqliteCommand _saveBookmark = null!;
     private SqliteParameter _lookupNode = null!;
     private SqliteParameter _lookupTimestamp = null!;
 
@@ -71,11 +72,11 @@ internal sealed class SqliteWriter : IDisposable
         // Not pooled: a connection that failed mid-transaction must be closed for real, never handed out again.
         _connectionString = new SqliteConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
 
-    public IReadOnlyList<WriteOutcome> Write(IReadOnlyList<IReadOnlyList<Measurement>> groups, CancellationToken ct)
+    public IReadOnlyList<WriteOutcome> Write(IReadOnlyList<IReadOnlyList<Measurement>> groups, IReadOnlyList<LogBookmark> bookmarks, CancellationToken ct)
     {
         try
         {
-            return WriteOnce(groups, ct);
+            return WriteOnce(groups, bookmarks, ct);
         }
         catch
         {
@@ -86,7 +87,7 @@ internal sealed class SqliteWriter : IDisposable
         }
     }
 
-    private IReadOnlyList<WriteOutcome> WriteOnce(IReadOnlyList<IReadOnlyList<Measurement>> groups, CancellationToken ct)
+    private IReadOnlyList<WriteOutcome> WriteOnce(IReadOnlyList<IReadOnlyList<Measurement>> groups, IReadOnlyList<LogBookmark> bookmarks, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         EnsureOpen();
@@ -126,8 +127,22 @@ internal sealed class SqliteWriter : IDisposable
                 newest[slot] ??= Lookup(lines[_newest.RowOf(slot)]);
             outcomes[g] = new WriteOutcome(stored, lines.Count - stored, newest);
         }
+        foreach (var bookmark in bookmarks) Save(bookmark);
         Execute("COMMIT");
         return outcomes;
+    }
+
+    private void Save(LogBookmark bookmark)
+    {
+        var p = _saveBookmark.Parameters;
+        p["@node_key"].Value = bookmark.NodeKey;
+        p["@log_url"].Value = bookmark.LogUrl;
+        p["@byte_offset"].Value = bookmark.Offset;
+        p["@prefix_hash"].Value = (object?)bookmark.PrefixHash ?? DBNull.Value;
+        p["@tail_hash"].Value = (object?)bookmark.TailHash ?? DBNull.Value;
+        p["@tail_length"].Value = bookmark.TailLength;
+        p["@saved_at"].Value = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        _saveBookmark.ExecuteNonQuery();
     }
 
     /// <summary>Inserts lines [from, to) in order; returns how many were new.</summary>
@@ -224,6 +239,11 @@ internal sealed class SqliteWriter : IDisposable
             _lookupNode = _lookup.Parameters.Add(new SqliteParameter { ParameterName = "$node", Value = "" });
             _lookupTimestamp = _lookup.Parameters.Add(new SqliteParameter { ParameterName = "$ts", Value = 0L });
             _lookup.Prepare();
+            _saveBookmark = connection.CreateCommand();
+            _saveBookmark.CommandText = Schema.SaveBookmarkSql;
+            foreach (var name in new[] { "node_key", "log_url", "byte_offset", "prefix_hash", "tail_hash", "tail_length", "saved_at" })
+                _saveBookmark.Parameters.Add(new SqliteParameter { ParameterName = "@" + name, Value = DBNull.Value });
+            _saveBookmark.Prepare();
             _connection = connection;
         }
         catch
@@ -250,6 +270,7 @@ internal sealed class SqliteWriter : IDisposable
         _insertMany.Dispose();
         _insertOne.Dispose();
         _lookup.Dispose();
+        _saveBookmark.Dispose();
         _connection.Dispose();
         _connection = null;
     }

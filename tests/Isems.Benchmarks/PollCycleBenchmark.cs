@@ -25,13 +25,10 @@ internal static class PollCycleBenchmark
         store.Migrate();
 
         var polling = new PollingOptions { Scheduled = false, Timeout = TimeSpan.FromSeconds(120) };
-        using var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
-        var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions()), "writer");
-        var nodes = system.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(polling), polling), "nodes");
-        foreach (var node in fleet.Nodes) nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
+        var collector = Collector.Start(store, polling, fleet, bookmarks: []);
 
         Report.Header($"poll: one cycle over {nodeCount:N0} simulated routers with {historyLines:N0}-line logs, SQLite, real actors");
-        var (stored, firstCycle) = await CycleAsync("first cycle (every line new)", fleet, nodes);
+        var (stored, firstCycle) = await CycleAsync("first cycle (every line new)", fleet, collector.Nodes);
         var targeted = (nodeCount, historyLines) is (1000, 3657) or (10_000, 5);
         Report.Summary($"first poll cycle, {nodeCount:N0} nodes × {historyLines:N0} lines", $"{firstCycle.TotalSeconds:N1} s",
             bareInsertRate is { } bare ? $"the fastest bare insert loop would need {stored / bare:N1} s for its lines" : "",
@@ -41,27 +38,48 @@ internal static class PollCycleBenchmark
                 "(its rate measured above, in this run)");
 
         if (Environment.GetEnvironmentVariable("ISEMS_BENCH_FIRST_CYCLE_ONLY") is null)
-            await SteadyCyclesAsync(fleet, nodes);
+        {
+            foreach (var node in fleet.Nodes) node.Append();
+            await CycleAsync("steady cycle, Range honoured (1 new line per node)", fleet, collector.Nodes);
 
-        await system.Terminate();
+            // A restart: new actors, the same database; each log is read on from the bookmark saved with its lines.
+            await collector.StopAsync();
+            collector = Collector.Start(store, polling, fleet, await store.BookmarksAsync());
+            await CycleAsync("first cycle after a collector restart (no new line; logs read on from their saved bookmarks)", fleet, collector.Nodes);
+
+            foreach (var node in fleet.Nodes)
+            {
+                node.HonorRange = false;
+                node.Append();
+            }
+            await CycleAsync("first cycle after the nodes stop honouring Range (whole log, nothing known of it yet)", fleet, collector.Nodes);
+
+            foreach (var node in fleet.Nodes) node.Append();
+            await CycleAsync("steady cycle, Range ignored (whole log sent, only its new end parsed)", fleet, collector.Nodes);
+        }
+
+        await collector.StopAsync();
         SqliteConnection.ClearAllPools();
         folder.Delete(recursive: true);
     }
 
-    private static async Task SteadyCyclesAsync(SimulatedFleet fleet, IActorRef nodes)
+    /// <summary>The collector's actors over the store: a writer and the node manager, told to poll every node of the fleet.</summary>
+    private sealed record Collector(ActorSystem System, IActorRef Nodes)
     {
-        foreach (var node in fleet.Nodes) node.Append();
-        await CycleAsync("steady cycle, Range honoured (1 new line per node)", fleet, nodes);
-
-        foreach (var node in fleet.Nodes)
+        public static Collector Start(MeasurementStore store, PollingOptions polling, SimulatedFleet fleet, IReadOnlyCollection<LogBookmark> bookmarks)
         {
-            node.HonorRange = false;
-            node.Append();
+            var system = ActorSystem.Create("bench", ConfigurationFactory.ParseString("akka.loglevel = WARNING"));
+            var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions()), "writer");
+            var nodes = system.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(polling), polling, bookmarks: bookmarks), "nodes");
+            foreach (var node in fleet.Nodes) nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
+            return new Collector(system, nodes);
         }
-        await CycleAsync("first cycle after the nodes stop honouring Range (whole log, nothing known of it yet)", fleet, nodes);
 
-        foreach (var node in fleet.Nodes) node.Append();
-        await CycleAsync("steady cycle, Range ignored (whole log sent, only its new end parsed)", fleet, nodes);
+        public async Task StopAsync()
+        {
+            await System.Terminate();
+            System.Dispose();
+        }
     }
 
     private static async Task<(long Stored, TimeSpan Wall)> CycleAsync(string label, SimulatedFleet fleet, IActorRef nodes)

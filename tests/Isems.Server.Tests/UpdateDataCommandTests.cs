@@ -28,18 +28,23 @@ public sealed class UpdateDataCommandTests : ServerTestBase
     }
 
     [Fact]
-    public async Task A_second_run_finds_only_duplicates_and_succeeds()
+    public async Task A_second_run_reads_on_from_where_the_first_stopped_and_stores_nothing_twice()
     {
         var node = Fleet.AddNode("Good", historyLines: 12);
         string[] args = [$"--DATABASE_URL={DatabaseUrl}", $"--ISEMS_ROUTER_IPS={node.LogUrl}"];
         Assert.Equal(0, await UpdateDataCommand.RunAsync(args, TextWriter.Null));
         var output = new StringWriter();
 
+        var served = node.BytesServed;
+        node.Append();
+
         Assert.Equal(0, await UpdateDataCommand.RunAsync(args, output));
 
-        Assert.Contains("stored 0, duplicates 12", output.ToString());
+        // The first run's bookmark: only the last line read (to recognise the log) and the new one are fetched.
+        Assert.Contains("stored 1, duplicates 0", output.ToString());
+        Assert.True(node.BytesServed - served < 500, $"{node.BytesServed - served} bytes fetched by the second run");
         using var store = new MeasurementStore(DatabaseTarget.Parse(DatabaseUrl, Temp.Path));
-        Assert.Equal(12, await store.CountAsync());
+        Assert.Equal(13, await store.CountAsync());
     }
 
     [Fact]
@@ -64,7 +69,7 @@ public sealed class UpdateDataCommandTests : ServerTestBase
 
         Assert.Equal(0, exit);
         Assert.Contains("(Configured): stored 2, duplicates 0", output.ToString());
-        Assert.Contains("Operator-Added: stored 0, duplicates 4", output.ToString()); // the host's first poll stored them
+        Assert.Contains("Operator-Added: stored 0, duplicates 0", output.ToString()); // the host's poll stored them and saved where it stopped
         // ISEMS_ROUTER_IPS was merged for this run only: the service, started without it, knows only the operator's node.
         settings["ISEMS_ROUTER_IPS"] = "";
         await using var service = new CollectorHost(settings);

@@ -241,8 +241,8 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
 
         Assert.Equal(7, await store.CountAsync());
         var versions = Query(store, "SELECT version FROM schema_version ORDER BY version");
-        Assert.Equal([1L, 2L, 3L], versions.Select(v => Convert.ToInt64(v[0])));
-        Assert.Equal(["measurements", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
+        Assert.Equal([1L, 2L, 3L, 4L], versions.Select(v => Convert.ToInt64(v[0])));
+        Assert.Equal(["log_bookmarks", "measurements", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
     }
 
     [Fact]
@@ -251,7 +251,7 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
         var url = await NewDatabaseUrlAsync();
         var stores = Enumerable.Range(0, 4).Select(_ => Open(url, migrate: false)).ToArray();
         await Task.WhenAll(stores.Select(s => Task.Run(s.Migrate)));
-        Assert.Equal([1L, 2L, 3L], Query(stores[0], "SELECT version FROM schema_version ORDER BY version").Select(v => Convert.ToInt64(v[0])));
+        Assert.Equal([1L, 2L, 3L, 4L], Query(stores[0], "SELECT version FROM schema_version ORDER BY version").Select(v => Convert.ToInt64(v[0])));
         Assert.Equal(0, await stores[0].CountAsync());
     }
 
@@ -313,6 +313,46 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
         Assert.Equal(2 + 1 + 2 + 2, await store.CountAsync());
         Assert.Equal(["router"], outcomes[0].Newest.Select(n => n.Measurement.NodeId));
         Assert.Equal(["esp-2", "esp-1"], outcomes[3].Newest.Select(n => n.Measurement.NodeId)); // order of first appearance
+    }
+
+    [Fact]
+    public async Task Bookmarks_are_saved_with_their_lines_the_latest_per_node_key_and_a_purge_removes_its_own()
+    {
+        var store = await NewStoreAsync();
+        var a1 = new LogBookmark("http://10.0.0.1/log", "http://10.0.0.1/log", 106, [1, 2, 3], [4, 5], 106);
+        var a2 = a1 with { Offset = 212, PrefixHash = null, TailHash = [6, 7] };
+        var b = new LogBookmark("router-b", "http://10.0.0.2/ISEMS/ffopenmppt.log", 5000, null, [8], 99);
+
+        await store.WriteAsync([[Make("node-a", T0)]], [a1, b]);
+        await store.WriteAsync([[Make("node-a", T0 + 60)], [Make("node-a", T0 + 120)]], [a2, a2 with { Offset = 318 }]);
+        // No lines at all: the bookmark still goes in.
+        await store.WriteAsync([], [b with { Offset = 5106 }]);
+
+        var saved = (await store.BookmarksAsync()).OrderBy(x => x.NodeKey, StringComparer.Ordinal).ToList();
+        Assert.Equal(2, saved.Count);
+        Assert.Equal((a1.NodeKey, a1.LogUrl, 318L, 106), (saved[0].NodeKey, saved[0].LogUrl, saved[0].Offset, saved[0].TailLength));
+        Assert.Null(saved[0].PrefixHash);
+        Assert.Equal([6, 7], saved[0].TailHash!);
+        Assert.Equal(5106, saved[1].Offset);
+        Assert.Equal([8], saved[1].TailHash!);
+
+        Assert.Equal(3, await store.DeleteNodeAsync("node-a", "router-b"));
+        Assert.Equal([a1.NodeKey], (await store.BookmarksAsync()).Select(x => x.NodeKey));
+    }
+
+    [Fact]
+    public async Task A_batch_that_fails_saves_neither_its_lines_nor_its_bookmark()
+    {
+        var store = await NewStoreAsync();
+        var bookmark = new LogBookmark("router", "http://10.0.0.1/log", 106, null, [1], 106);
+        // A line the database refuses (a null where none may be) fails the batch: its bookmark, saved in the same
+        // transaction, must go with it, or the log would be marked read past lines that are not stored.
+        var bad = Make("node-a", T0) with { IsemsRevision = null! };
+
+        await Assert.ThrowsAnyAsync<Exception>(() => store.WriteAsync([[Make("node-a", T0 + 60), bad]], [bookmark]));
+
+        Assert.Equal(0, await store.CountAsync());
+        Assert.Empty(await store.BookmarksAsync());
     }
 
     [Fact]
@@ -528,7 +568,7 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
         await store.LatestPerNodeAsync();
 
         Assert.Equal(before, Query(store, "SELECT id, \"nodeId\", \"timestamp\", \"batteryVoltage\" FROM measurement ORDER BY id"));
-        Assert.Equal(["measurement", "measurements", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
+        Assert.Equal(["log_bookmarks", "measurement", "measurements", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
         Assert.Equal(7, await store.CountAsync());
     }
 

@@ -67,6 +67,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     private readonly HashSet<(string NodeId, long Timestamp)> _committed = [];
     private readonly Queue<(string NodeId, long Timestamp)> _committedOrder = new();
     private LogPosition _position = LogPosition.Start;
+    private LogBookmark? _resumeFrom; // saved before the last stop; taken up when the node is told its log URL
 
     // Health and counters
     private NodeState _state = NodeState.Unknown;
@@ -81,15 +82,17 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="latestView">Told every change of the node's newest measurement (the fleet's read model).</param>
+    /// <param name="resumeFrom">Where the node's log was read up to before the collector last stopped.</param>
     public static Props Props(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, IActorRef latestView,
-        CollectorMetrics? metrics = null) =>
-        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, latestView, metrics ?? CollectorMetrics.None));
+        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null) =>
+        Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, latestView, metrics ?? CollectorMetrics.None, resumeFrom));
 
     public NodeActor(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, IActorRef latestView,
-        CollectorMetrics metrics)
+        CollectorMetrics metrics, LogBookmark? resumeFrom)
     {
+        _resumeFrom = resumeFrom;
         _metrics = metrics;
         _latestView = latestView;
         _key = nodeKey;
@@ -175,7 +178,11 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
 
     private void UseLog(Uri logUrl)
     {
-        if (_logUrl != logUrl) _position = LogPosition.Start;
+        if (_logUrl != logUrl)
+            _position = _resumeFrom is { } saved && saved.LogUrl == logUrl.ToString()
+                ? new LogPosition(saved.Offset, saved.PrefixHash, saved.TailHash, saved.TailLength, Resumed: true)
+                : LogPosition.Start;
+        _resumeFrom = null;
         _logUrl = logUrl;
     }
 
@@ -202,7 +209,7 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
         }
         // The writer deletes after every line queued before, so nothing of this node is written after the purge.
         var replyTo = Sender;
-        _writer.Tell(new DeleteNodeRows(_nodeId, ++_correlation));
+        _writer.Tell(new DeleteNodeRows(_nodeId, ++_correlation, _key));
         Become(() =>
         {
             Receive<NodeRowsDeleted>(deleted =>
@@ -344,7 +351,9 @@ public sealed class NodeActor : ReceiveActor, IWithTimers
                     return;
                 }
                 _writing = (++_correlation, log.Next, parsed);
-                _writer.Tell(new WriteLines(parsed.Lines, _correlation));
+                var next = log.Next;
+                _writer.Tell(new WriteLines(parsed.Lines, _correlation,
+                    new LogBookmark(_key, _logUrl!.ToString(), next.Offset, next.PrefixHash, next.TailHash, next.TailLength)));
                 break;
 
             case LogMissing:

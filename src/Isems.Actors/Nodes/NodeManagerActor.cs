@@ -25,12 +25,18 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly Dictionary<IActorRef, string> _keyOf = [];
     private readonly HashSet<string> _polledKeys = new(StringComparer.Ordinal);
     private int _incarnations;
+    // Handed to each node actor as it is created, once: where its log was read up to before the last stop.
+    private readonly Dictionary<string, LogBookmark> _bookmarks;
 
-    public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null) =>
-        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None));
+    /// <param name="bookmarks">The log bookmarks saved before the last stop, by node key.</param>
+    public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null,
+        IReadOnlyCollection<LogBookmark>? bookmarks = null) =>
+        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None, bookmarks ?? Array.Empty<LogBookmark>()));
 
-    public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics)
+    public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
+        IReadOnlyCollection<LogBookmark> bookmarks)
     {
+        _bookmarks = bookmarks.ToDictionary(b => b.NodeKey, StringComparer.Ordinal);
         _metrics = metrics;
         _latest = Context.ActorOf(FleetLatestActor.Props(), "latest");
         _writer = writer;
@@ -85,7 +91,8 @@ public sealed class NodeManagerActor : ReceiveActor
     private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _latest, _metrics), ActorName(key));
+        _bookmarks.Remove(key, out var bookmark);
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _latest, _metrics, bookmark), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;

@@ -13,10 +13,14 @@ public abstract record FetchResult
 }
 
 /// <summary>
-/// How far into a node's log the lines are stored: the byte after the last complete line read, and, when the log was
-/// last read whole, a hash of the bytes before that point.
+/// How far into a node's log the lines are stored: the byte after the last complete line read, when the log was last
+/// read whole a hash of the bytes before that point, and a hash of the last line read with its length.
 /// </summary>
-public sealed record LogPosition(long Offset, byte[]? PrefixHash)
+/// <param name="Resumed">
+/// Read back from the database after a start: the log may have been rotated and grown past this point meanwhile, and
+/// its lines are of much the same length, so the next fetch checks the whole last line, not only its <c>\n</c>.
+/// </param>
+public sealed record LogPosition(long Offset, byte[]? PrefixHash, byte[]? TailHash = null, int TailLength = 0, bool Resumed = false)
 {
     public static readonly LogPosition Start = new(0, null);
 }
@@ -69,12 +73,14 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
         {
             if (offset > 0)
             {
-                var partial = await GetAsync(url, offset - 1, cts.Token);
+                // Asked from one byte early (the last line's \n), or for a resumed position from the start of the last line.
+                var overlap = position is { Resumed: true, TailHash: not null } && position.TailLength <= offset ? position.TailLength : 1;
+                var partial = await GetAsync(url, offset - overlap, cts.Token);
                 wire += partial.WireBytes;
                 switch (partial.Status)
                 {
-                    case HttpStatusCode.PartialContent when partial.Body.Length > 0 && partial.Body[0] == (byte)'\n':
-                        return Partial(partial.Body.AsMemory(1), offset) with { WireBytes = wire };
+                    case HttpStatusCode.PartialContent when Continues(partial.Body, overlap, position):
+                        return Partial(partial.Body.AsMemory(overlap), position) with { WireBytes = wire };
                     case HttpStatusCode.OK:
                         return Whole(partial.Body, partial.HasLength, position) with { WireBytes = wire };
                     case HttpStatusCode.NotFound:
@@ -109,11 +115,28 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
         }
     }
 
+    /// <summary>Whether a range answer begins with what was read last: the last line's <c>\n</c>, or the whole last line.</summary>
+    private static bool Continues(byte[] body, int overlap, LogPosition known) =>
+        body.Length >= overlap && (overlap == 1
+            ? body[0] == (byte)'\n'
+            : SHA256.HashData(body.AsSpan(0, overlap)).AsSpan().SequenceEqual(known.TailHash));
+
     /// <summary>A range answer that starts where the last complete line ended: its complete lines are all new.</summary>
-    private static LogFetched Partial(ReadOnlyMemory<byte> body, long startOffset)
+    private static LogFetched Partial(ReadOnlyMemory<byte> body, LogPosition known)
     {
         var complete = body.Span.LastIndexOf((byte)'\n') + 1;
-        return new LogFetched(body[..complete], new LogPosition(startOffset + complete, null), FromStart: false);
+        var next = complete == 0
+            ? known with { PrefixHash = null, Resumed = false }
+            : WithTail(new LogPosition(known.Offset + complete, null), body.Span[..complete]);
+        return new LogFetched(body[..complete], next, FromStart: false);
+    }
+
+    /// <summary>The position with the hash and length of the last complete line of <paramref name="complete"/>.</summary>
+    private static LogPosition WithTail(LogPosition position, ReadOnlySpan<byte> complete)
+    {
+        if (complete.IsEmpty) return position;
+        var line = complete[(complete[..^1].LastIndexOf((byte)'\n') + 1)..];
+        return position with { TailHash = SHA256.HashData(line), TailLength = line.Length };
     }
 
     /// <summary>
@@ -125,7 +148,7 @@ public sealed class NodeLogFetcher(HttpClient http, int maxLogBytes)
     {
         var complete = body.AsSpan().LastIndexOf((byte)'\n') + 1;
         var end = hasLength ? complete : body.Length;
-        var next = new LogPosition(complete, SHA256.HashData(body.AsSpan(0, complete)));
+        var next = WithTail(new LogPosition(complete, SHA256.HashData(body.AsSpan(0, complete))), body.AsSpan(0, complete));
         var unchangedPrefix = known.PrefixHash is not null && known.Offset <= complete
             && SHA256.HashData(body.AsSpan(0, (int)known.Offset)).AsSpan().SequenceEqual(known.PrefixHash);
         return unchangedPrefix

@@ -6,7 +6,8 @@ using Isems.Storage;
 namespace Isems.Actors.Writing;
 
 /// <summary>Store these lines; the sender is told what became of them.</summary>
-public sealed record WriteLines(IReadOnlyList<Measurement> Lines, long CorrelationId);
+/// <param name="Bookmark">Where the lines' log has been read up to: saved in the same transaction as the lines.</param>
+public sealed record WriteLines(IReadOnlyList<Measurement> Lines, long CorrelationId, LogBookmark? Bookmark = null);
 
 /// <summary>The lines are in the database: how many were new, how many already there, and each node's newest row.</summary>
 public sealed record LinesWritten(long CorrelationId, WriteOutcome Outcome);
@@ -18,7 +19,7 @@ public sealed record LinesNotWritten(long CorrelationId, string Reason);
 /// Delete every stored row of this node (an operator purged it). Runs after every line queued before it, so a line of
 /// the node that was on its way is deleted too; answered with <see cref="NodeRowsDeleted"/>, retried like a write.
 /// </summary>
-public sealed record DeleteNodeRows(string NodeId, long CorrelationId);
+public sealed record DeleteNodeRows(string NodeId, long CorrelationId, string? NodeKey = null);
 
 public sealed record NodeRowsDeleted(string NodeId, long CorrelationId, int Rows);
 
@@ -230,7 +231,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
     private void Delete(Deletion deletion)
     {
         var store = _store;
-        Task.Run(() => store.DeleteNodeAsync(deletion.Request.NodeId)).PipeTo(Self,
+        Task.Run(() => store.DeleteNodeAsync(deletion.Request.NodeId, deletion.Request.NodeKey)).PipeTo(Self,
             success: rows => new DeletionDone(deletion, rows),
             failure: error => new DeletionFailed(deletion, error));
     }
@@ -238,10 +239,11 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
     private void Commit(IReadOnlyList<Pending> batch)
     {
         var groups = batch.Select(p => p.Request.Lines).ToArray();
+        var bookmarks = batch.Select(p => p.Request.Bookmark).OfType<LogBookmark>().ToArray();
         var store = _store;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // Task.Run: SQLite's driver does its I/O synchronously, and this actor's thread must stay free.
-        Task.Run(() => store.WriteAsync(groups)).PipeTo(Self,
+        Task.Run(() => store.WriteAsync(groups, bookmarks)).PipeTo(Self,
             success: outcomes => new BatchCommitted(batch, outcomes, System.Diagnostics.Stopwatch.GetElapsedTime(started)),
             failure: error => new BatchFailed(batch, error));
     }

@@ -86,8 +86,10 @@ public static class CollectorServices
                     registry.Register<MeasurementWriterActor>(writer);
                     FlushOnStop(system, writer);
 
+                    // Each log is read on from where it was before the stop, not fetched whole again over the mesh.
+                    var bookmarks = store.BookmarksAsync().GetAwaiter().GetResult();
                     var nodes = system.ActorOf(
-                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics),
+                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics, bookmarks),
                         "nodes");
                     registry.Register<NodeManagerActor>(nodes);
 
