@@ -18,8 +18,10 @@ public sealed record StoredMeasurement(long Id, Measurement Measurement);
 /// How far into a polled node's log its lines have been read: the byte after the last complete line, a hash of the bytes
 /// before it when the log was last read whole, and a hash of the last line read (with its length), by which a resumed
 /// fetch recognises that it is still the same log. Saved in the same transaction as the lines it led to.
+/// <paramref name="NodeId"/> is the id the log's lines carry, so that after a start a node configured by its address is
+/// one actor with the node its stored rows name.
 /// </summary>
-public sealed record LogBookmark(string NodeKey, string LogUrl, long Offset, byte[]? PrefixHash, byte[]? TailHash, int TailLength);
+public sealed record LogBookmark(string NodeKey, string LogUrl, long Offset, byte[]? PrefixHash, byte[]? TailHash, int TailLength, string? NodeId = null);
 
 /// <summary>
 /// What became of one group of lines written in a batch: how many were new, how many were already stored (or repeated
@@ -156,9 +158,9 @@ public sealed class MeasurementStore : IDisposable
             var bookmarks = new List<LogBookmark>();
             await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                bookmarks.Add(new LogBookmark(reader.GetString(0), reader.GetString(1), reader.GetInt64(2),
-                    reader.IsDBNull(3) ? null : (byte[])reader.GetValue(3), reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4),
-                    reader.GetInt32(5)));
+                bookmarks.Add(new LogBookmark(reader.GetString(0), reader.GetString(1), reader.GetInt64(3),
+                    reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4), reader.IsDBNull(5) ? null : (byte[])reader.GetValue(5),
+                    reader.GetInt32(6), reader.IsDBNull(2) ? null : reader.GetString(2)));
             return (IReadOnlyList<LogBookmark>)bookmarks;
         }, ct).ConfigureAwait(false);
     }

@@ -176,6 +176,7 @@ internal sealed class PostgresWriter
             var save = new NpgsqlBatchCommand(Schema.SaveBookmarkSql);
             save.Parameters.AddWithValue("node_key", bookmark.NodeKey);
             save.Parameters.AddWithValue("log_url", bookmark.LogUrl);
+            save.Parameters.Add(new NpgsqlParameter("node_id", NpgsqlDbType.Text) { Value = (object?)bookmark.NodeId ?? DBNull.Value });
             save.Parameters.AddWithValue("byte_offset", bookmark.Offset);
             save.Parameters.Add(new NpgsqlParameter("prefix_hash", NpgsqlDbType.Bytea) { Value = (object?)bookmark.PrefixHash ?? DBNull.Value });
             save.Parameters.Add(new NpgsqlParameter("tail_hash", NpgsqlDbType.Bytea) { Value = (object?)bookmark.TailHash ?? DBNull.Value });

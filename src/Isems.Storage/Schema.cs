@@ -31,6 +31,7 @@ internal static class Schema
         CREATE TABLE {BookmarkTable} (
             node_key {text} NOT NULL PRIMARY KEY,
             log_url {text} NOT NULL,
+            node_id {text} NULL,
             byte_offset BIGINT NOT NULL,
             prefix_hash {binary} NULL,
             tail_hash {binary} NULL,
@@ -40,15 +41,15 @@ internal static class Schema
         """);
 
     public const string SaveBookmarkSql = $"""
-        INSERT INTO {BookmarkTable} (node_key, log_url, byte_offset, prefix_hash, tail_hash, tail_length, saved_at)
-        VALUES (@node_key, @log_url, @byte_offset, @prefix_hash, @tail_hash, @tail_length, @saved_at)
-        ON CONFLICT (node_key) DO UPDATE SET log_url = excluded.log_url, byte_offset = excluded.byte_offset,
+        INSERT INTO {BookmarkTable} (node_key, log_url, node_id, byte_offset, prefix_hash, tail_hash, tail_length, saved_at)
+        VALUES (@node_key, @log_url, @node_id, @byte_offset, @prefix_hash, @tail_hash, @tail_length, @saved_at)
+        ON CONFLICT (node_key) DO UPDATE SET log_url = excluded.log_url, node_id = excluded.node_id, byte_offset = excluded.byte_offset,
             prefix_hash = excluded.prefix_hash, tail_hash = excluded.tail_hash, tail_length = excluded.tail_length,
             saved_at = excluded.saved_at
         """;
 
     public const string BookmarksSql =
-        $"SELECT node_key, log_url, byte_offset, prefix_hash, tail_hash, tail_length FROM {BookmarkTable}";
+        $"SELECT node_key, log_url, node_id, byte_offset, prefix_hash, tail_hash, tail_length FROM {BookmarkTable}";
 
     /// <summary>The 19 fields in line order (SPEC §1); <see cref="ReadStored"/> and the writers depend on this order.</summary>
     public const string Columns =

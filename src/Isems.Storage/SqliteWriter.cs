@@ -137,6 +137,7 @@ internal sealed class SqliteWriter : IDisposable
         var p = _saveBookmark.Parameters;
         p["@node_key"].Value = bookmark.NodeKey;
         p["@log_url"].Value = bookmark.LogUrl;
+        p["@node_id"].Value = (object?)bookmark.NodeId ?? DBNull.Value;
         p["@byte_offset"].Value = bookmark.Offset;
         p["@prefix_hash"].Value = (object?)bookmark.PrefixHash ?? DBNull.Value;
         p["@tail_hash"].Value = (object?)bookmark.TailHash ?? DBNull.Value;
@@ -241,7 +242,7 @@ internal sealed class SqliteWriter : IDisposable
             _lookup.Prepare();
             _saveBookmark = connection.CreateCommand();
             _saveBookmark.CommandText = Schema.SaveBookmarkSql;
-            foreach (var name in new[] { "node_key", "log_url", "byte_offset", "prefix_hash", "tail_hash", "tail_length", "saved_at" })
+            foreach (var name in new[] { "node_key", "log_url", "node_id", "byte_offset", "prefix_hash", "tail_hash", "tail_length", "saved_at" })
                 _saveBookmark.Parameters.Add(new SqliteParameter { ParameterName = "@" + name, Value = DBNull.Value });
             _saveBookmark.Prepare();
             _connection = connection;

@@ -69,4 +69,22 @@ public sealed class RestartResumeTests : ServerTestBase
         Assert.Equal((0, 0), (outcome.Stored, outcome.Duplicates));
         Assert.True(node.BytesServed - served < 300, $"{node.BytesServed - served} bytes fetched for an unchanged log");
     }
+
+    [Fact]
+    public async Task A_node_configured_by_address_is_one_node_after_a_restart_before_any_poll()
+    {
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 20);
+        await using (var first = new CollectorHost(Settings(node)))
+            await first.PollNowAsync(node.LogUrl.ToString());
+        var requests = node.Requests;
+
+        // Its rows name "Elektra-Dach", its registry entry only the address: the bookmark says they are one node.
+        await using var second = new CollectorHost(Settings(node));
+        var nodes = System.Text.Json.Nodes.JsonNode.Parse(await second.CreateClient().GetStringAsync("/nodes"))!["nodes"]!.AsArray();
+
+        Assert.Equal(requests, node.Requests);
+        var only = Assert.Single(nodes)!;
+        Assert.Equal("Elektra-Dach", (string)only["nodeId"]!);
+        Assert.Equal(node.LogUrl.ToString(), (string)only["url"]!);
+    }
 }

@@ -319,7 +319,7 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
     public async Task Bookmarks_are_saved_with_their_lines_the_latest_per_node_key_and_a_purge_removes_its_own()
     {
         var store = await NewStoreAsync();
-        var a1 = new LogBookmark("http://10.0.0.1/log", "http://10.0.0.1/log", 106, [1, 2, 3], [4, 5], 106);
+        var a1 = new LogBookmark("http://10.0.0.1/log", "http://10.0.0.1/log", 106, [1, 2, 3], [4, 5], 106, NodeId: "node-a");
         var a2 = a1 with { Offset = 212, PrefixHash = null, TailHash = [6, 7] };
         var b = new LogBookmark("router-b", "http://10.0.0.2/ISEMS/ffopenmppt.log", 5000, null, [8], 99);
 
@@ -332,6 +332,8 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
         Assert.Equal(2, saved.Count);
         Assert.Equal((a1.NodeKey, a1.LogUrl, 318L, 106), (saved[0].NodeKey, saved[0].LogUrl, saved[0].Offset, saved[0].TailLength));
         Assert.Null(saved[0].PrefixHash);
+        Assert.Equal("node-a", saved[0].NodeId);
+        Assert.Null(saved[1].NodeId);
         Assert.Equal([6, 7], saved[0].TailHash!);
         Assert.Equal(5106, saved[1].Offset);
         Assert.Equal([8], saved[1].TailHash!);

@@ -27,16 +27,26 @@ public sealed class NodeManagerActor : ReceiveActor
     private int _incarnations;
     // Handed to each node actor as it is created, once: where its log was read up to before the last stop.
     private readonly Dictionary<string, LogBookmark> _bookmarks;
+    // The node ids the bookmarked logs carry, by id: a node's restored data goes to the actor that polls its log, not
+    // to an actor of its own that the first poll would then have to hand over (twice the actors until then).
+    private readonly Dictionary<string, string> _keyOfLoggedId;
 
     /// <param name="bookmarks">The log bookmarks saved before the last stop, by node key.</param>
     public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null,
         IReadOnlyCollection<LogBookmark>? bookmarks = null) =>
-        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None, bookmarks ?? Array.Empty<LogBookmark>()));
+        Create(writer, fetcher, options, metrics ?? CollectorMetrics.None, bookmarks ?? []);
+
+    // Only variables in the expression (see NodeActor.Props).
+    private static Props Create(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
+        IReadOnlyCollection<LogBookmark> bookmarks) =>
+        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics, bookmarks));
 
     public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
         IReadOnlyCollection<LogBookmark> bookmarks)
     {
         _bookmarks = bookmarks.ToDictionary(b => b.NodeKey, StringComparer.Ordinal);
+        _keyOfLoggedId = bookmarks.Where(b => b.NodeId is not null && b.NodeId != b.NodeKey)
+            .GroupBy(b => b.NodeId!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().NodeKey, StringComparer.Ordinal);
         _metrics = metrics;
         _latest = Context.ActorOf(FleetLatestActor.Props(), "latest");
         _writer = writer;
@@ -62,6 +72,7 @@ public sealed class NodeManagerActor : ReceiveActor
             else _polledKeys.Remove(retire.NodeKey);
             node.Forward(retire);
         });
+        Receive<RestoreLatest>(restore => OfNodeId(restore.NodeKey).Forward(restore));
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
         Receive<Terminated>(terminated => Forget(terminated.ActorRef));
 
@@ -83,9 +94,23 @@ public sealed class NodeManagerActor : ReceiveActor
 
         Receive<GetFleetLatest>(query => _latest.Forward(query));
 
+        Receive<AwaitNodesStarted>(_ => AskFleet<NodeStarted>(
+            _ => IsNodeStarted.Instance,
+            replies => new NodesStarted(replies.Count)));
+
         Receive<GetFleetStatus>(_ => AskFleet<NodeStatus>(
             key => new GetNodeStatus(key),
             replies => new FleetStatus(replies.OrderBy(s => s.NodeId ?? s.NodeKey, StringComparer.Ordinal).ToList())));
+    }
+
+    /// <summary>The actor of a node id: the one that polls the log its lines came from, when a bookmark says which.</summary>
+    private IActorRef OfNodeId(string nodeId)
+    {
+        if (_byKey.TryGetValue(nodeId, out var node)) return node;
+        if (!_keyOfLoggedId.Remove(nodeId, out var key)) return GetOrCreate(nodeId);
+        node = GetOrCreate(key);
+        _byKey[nodeId] = node;
+        return node;
     }
 
     private IActorRef GetOrCreate(string key)

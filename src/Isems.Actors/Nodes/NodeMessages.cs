@@ -90,4 +90,26 @@ public sealed record FleetLatest(IReadOnlyList<StoredMeasurement> Measurements, 
 
 public sealed record GetFleetStatus;
 
+/// <summary>
+/// Answered with <see cref="NodesStarted"/> once every node actor has handled what was sent to it before: the host
+/// waits for it before it says ready. A small answer on purpose: asking 100,000 nodes for their status at start-up
+/// left the heap 500 MiB larger.
+/// </summary>
+public sealed record AwaitNodesStarted;
+
+/// <param name="Nodes">How many node actors answered.</param>
+public sealed record NodesStarted(int Nodes);
+
+/// <summary>A node actor's answer to the start barrier: it has handled every message sent to it before.</summary>
+public sealed record NodeStarted
+{
+    public static readonly NodeStarted Instance = new();
+}
+
+/// <summary>The question the start barrier asks each node actor.</summary>
+public sealed record IsNodeStarted
+{
+    public static readonly IsNodeStarted Instance = new();
+}
+
 public sealed record FleetStatus(IReadOnlyList<NodeStatus> Nodes);

@@ -98,6 +98,8 @@ public static class CollectorServices
                     foreach (var latest in store.LatestPerNodeAsync().GetAwaiter().GetResult())
                         nodes.Tell(new RestoreLatest(latest.Measurement.NodeId, latest));
                     StartRegistry(system, registry, nodes, sp.GetRequiredService<ConfiguredNodes>(), persist: scheduled);
+                    AwaitNodesStarted(system, nodes);
+                    ReleaseStartUpGarbage();
 
                     var retention = new RetentionOptions
                     {
@@ -144,6 +146,37 @@ public static class CollectorServices
     }
 
     private static readonly TimeSpan RegistryStartTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Every node actor has taken its start (a question queued behind it in each mailbox has been answered), so that
+    /// ready means every node is scheduled, and the start-up garbage collected next is all there will be: with 100,000
+    /// nodes their actors were still starting for seconds after the registry's answer. (A fleet query answers with
+    /// what came within its 3 s: at worst this waits less.)
+    /// </summary>
+    private static void AwaitNodesStarted(ActorSystem system, IActorRef nodes)
+    {
+        try
+        {
+            nodes.Ask<NodesStarted>(new AwaitNodesStarted(), NodesStartTimeout).GetAwaiter().GetResult();
+        }
+        catch (AskTimeoutException)
+        {
+            system.Log.Warning("The node actors had not all started after {0} s; the collector answers meanwhile", NodesStartTimeout.TotalSeconds);
+        }
+    }
+
+    private static readonly TimeSpan NodesStartTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Start-up with a large fleet leaves hundreds of megabytes of garbage (the configuration merged into the registry
+    /// and its journal entry, the node actors' start) that an idle collector would otherwise hold for months: with
+    /// 100,000 nodes one compacting collection here took the resident memory from 1,076 to 867 MiB.
+    /// </summary>
+    private static void ReleaseStartUpGarbage()
+    {
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
 
     /// <summary>
     /// A graceful stop (SIGTERM, Ctrl+C) commits what the writer holds before the actor system ends. What it cannot
