@@ -11,6 +11,8 @@ namespace Isems.Actors.Nodes;
 /// One solar node. Owns its polling schedule, its fetches with their retries and backoff, the byte offset reached in
 /// its log, its newest stored measurement, and its health. Fetches run as tasks piped back as messages; lines go to
 /// the writer, and only once they are committed does the offset move on, so a failed write is fetched again.
+/// An <see cref="UntypedActor"/> with one switch, unlike the collector's other actors: there is one per node, up to
+/// 100,000 in a process, and a <see cref="ReceiveActor"/> builds its handler tables for every instance.
 /// </summary>
 public sealed class NodeActor : UntypedActor, IWithTimers
 {
