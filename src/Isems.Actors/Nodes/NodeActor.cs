@@ -95,6 +95,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     protected override void OnReceive(object message)
     {
+        if (HandledPushedWrite(message)) return;
         switch (message)
         {
             case StartPolling start:
@@ -136,12 +137,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 break;
             case IngestLines ingest:
                 OnIngest(ingest);
-                break;
-            case LinesWritten written when _pushed?.IsWriting(written.CorrelationId) == true:
-                OnIngested(written);
-                break;
-            case LinesNotWritten failed when _pushed?.IsWriting(failed.CorrelationId) == true:
-                _pushed.NotWritten(failed);
                 break;
             case HandOver handOver:
                 if (_latest is not null) handOver.Owner.Tell(new RestoreLatest(_latest.Measurement.NodeId, _latest));
@@ -226,6 +221,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void Retiring(object message)
     {
+        // Pushed lines already on their way are committed before the deletion (the writer keeps the order): their
+        // senders are answered, so the broker is not left waiting for acknowledgements.
+        if (HandledPushedWrite(message)) return;
         switch (message)
         {
             case NodeRowsDeleted deleted:
@@ -236,14 +234,22 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case IngestLines ingest:
                 Sender.Tell(new LinesNotIngested(_key, ingest.Tag, "the node is being removed"));
                 break;
-            // Pushed lines already on their way are committed before the deletion (the writer keeps the order): their
-            // senders are answered, so the broker is not left waiting for acknowledgements.
+        }
+    }
+
+    /// <summary>The writer's answer for pushed lines, in every state: their senders are waiting for it.</summary>
+    private bool HandledPushedWrite(object message)
+    {
+        switch (message)
+        {
             case LinesWritten written when _pushed?.IsWriting(written.CorrelationId) == true:
                 OnIngested(written);
-                break;
+                return true;
             case LinesNotWritten failed when _pushed?.IsWriting(failed.CorrelationId) == true:
                 _pushed.NotWritten(failed);
-                break;
+                return true;
+            default:
+                return false;
         }
     }
 
