@@ -39,8 +39,9 @@ internal static class SqliteSession
 /// The SQLite write path: one long-lived connection of its own, one transaction per batch, rows bound straight through
 /// SQLite's C API (<see cref="SqliteNative"/>) into a prepared <c>INSERT OR IGNORE</c> of <see cref="RowsPerStatement"/>
 /// rows. Microsoft.Data.Sqlite's command layer cost as much per row as SQLite's own insert, and one statement per row a
-/// third more (the benchmarks' <c>store</c> rows show each step). Each node's newest line goes in a one-row statement of its own, in its place in
-/// the order, so its row id is known without a lookup when it is new. Not thread-safe: the store serializes writers.
+/// third more (the benchmarks' <c>store</c> rows show each step). Each node's newest line goes in a one-row statement
+/// of its own, in its place in the order, so its row id is known without a lookup when it is new. Not thread-safe: the
+/// store serializes writers.
 /// </summary>
 internal sealed class SqliteWriter : IDisposable
 {
@@ -54,7 +55,7 @@ internal sealed class SqliteWriter : IDisposable
     private sqlite3 _db = null!;
     private sqlite3_stmt _insertMany = null!;
     private sqlite3_stmt _insertOne = null!;
-    // The handles' raw pointers, valid while the SafeHandles above are open (Close disposes these last).
+    // The raw pointers of the handles above, for SqliteNative: valid until Close disposes the handles.
     private IntPtr _dbPointer, _insertManyPointer, _insertOnePointer;
     private SqliteCommand _lookup = null!;
     private SqliteCommand _saveBookmark = null!;

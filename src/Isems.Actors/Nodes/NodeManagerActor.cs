@@ -34,12 +34,7 @@ public sealed class NodeManagerActor : ReceiveActor
     /// <param name="bookmarks">The log bookmarks saved before the last stop, by node key.</param>
     public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null,
         IReadOnlyCollection<LogBookmark>? bookmarks = null) =>
-        Create(writer, fetcher, options, metrics ?? CollectorMetrics.None, bookmarks ?? []);
-
-    // Only variables in the expression (see NodeActor.Props).
-    private static Props Create(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
-        IReadOnlyCollection<LogBookmark> bookmarks) =>
-        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics, bookmarks));
+        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None, bookmarks ?? Array.Empty<LogBookmark>()));
 
     public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
         IReadOnlyCollection<LogBookmark> bookmarks)

@@ -61,11 +61,7 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(MeasurementStore store, RetentionOptions options, CollectorMetrics? metrics = null) =>
-        Create(store, options, metrics ?? CollectorMetrics.None);
-
-    // Only variables in the expression (see NodeActor.Props).
-    private static Props Create(MeasurementStore store, RetentionOptions options, CollectorMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new RetentionActor(store, options, metrics));
+        Akka.Actor.Props.Create(() => new RetentionActor(store, options, metrics ?? CollectorMetrics.None));
 
     public RetentionActor(MeasurementStore store, RetentionOptions options, CollectorMetrics metrics)
     {

@@ -94,11 +94,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(MeasurementStore store, WriterOptions options, CollectorMetrics? metrics = null) =>
-        Create(store, options, metrics ?? CollectorMetrics.None);
-
-    // Only variables in the expression (see NodeActor.Props).
-    private static Props Create(MeasurementStore store, WriterOptions options, CollectorMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new MeasurementWriterActor(store, options, metrics));
+        Akka.Actor.Props.Create(() => new MeasurementWriterActor(store, options, metrics ?? CollectorMetrics.None));
 
     public MeasurementWriterActor(MeasurementStore store, WriterOptions options, CollectorMetrics metrics)
     {
