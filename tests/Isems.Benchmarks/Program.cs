@@ -1,6 +1,6 @@
 using Isems.Benchmarks;
 
-// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [mqtt] [api] [start]
+// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [mqtt] [api] [start]
 //   [--messages 100000] [--nodes 1000] [--lines 3657] [--rows-per-node 10000] [--seconds 10] [--idle-nodes 10000] [--idle-rows-per-node 1000]
 // Prints figures beside a baseline measured in the same run on the same machine, then one summary table with the
 // targets; asserts nothing. Without --nodes/--lines, poll runs both targeted fleets; without --idle-nodes, start both.
@@ -14,6 +14,8 @@ Console.WriteLine($"ISEMS collector benchmarks — {Environment.ProcessorCount} 
 if (all || which.Contains("parse")) ParseBenchmark.Run();
 double? bareInsertRate = all || which.Contains("store") ? await StoreBenchmark.RunAsync() : null;
 if (all || which.Contains("store") || which.Contains("store-pg")) await PostgresStoreBenchmark.RunAsync();
+if (which.Contains("poll-pg"))
+    await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate: null, postgres: true);
 if (all || which.Contains("poll"))
 {
     if (args.Contains("--nodes") || args.Contains("--lines"))
