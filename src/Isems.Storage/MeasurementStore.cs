@@ -111,15 +111,14 @@ public sealed class MeasurementStore : IDisposable
         WriteAsync(groups, [], ct);
 
     /// <summary>
-    /// Writes the groups, and saves the bookmarks in the same transaction (a later bookmark of the same node wins):
-    /// a log is never marked read beyond lines that are not stored.
+    /// Writes the groups, and saves the bookmarks in the same transaction, in order (a later bookmark of the same node
+    /// wins): a log is never marked read beyond lines that are not stored.
     /// </summary>
     public async Task<IReadOnlyList<WriteOutcome>> WriteAsync(
         IReadOnlyList<IReadOnlyList<Measurement>> groups, IReadOnlyList<LogBookmark> bookmarks, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(groups);
         ArgumentNullException.ThrowIfNull(bookmarks);
-        if (bookmarks.Count > 1) bookmarks = bookmarks.GroupBy(b => b.NodeKey, StringComparer.Ordinal).Select(g => g.Last()).ToList();
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _writeGate.WaitAsync(ct).ConfigureAwait(false);
         try

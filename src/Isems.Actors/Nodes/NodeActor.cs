@@ -260,11 +260,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _rejected = _rejected.Add(ingest.Rejected);
         _metrics.Rejected(ingest.Rejected);
         _pushed ??= new PushedLines(_key);
-        var write = _pushed.Accept(ingest, Sender, _correlation + 1, out var duplicates);
+        var write = _pushed.Accept(ingest, Sender, ++_correlation, out var duplicates);
         _linesDuplicate += duplicates;
-        if (write is null) return;
-        _correlation++;
-        _writer.Tell(write);
+        if (write is not null) _writer.Tell(write);
     }
 
     private void OnIngested(LinesWritten written)
