@@ -2,6 +2,8 @@ using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
+using Isems.Actors.Registry;
+using Akka.Hosting;
 using Isems.Actors.Writing;
 using Isems.Simulator;
 using Isems.Storage;
@@ -46,11 +48,24 @@ public abstract class CollectorTestKit : TestKit, IAsyncLifetime
     {
         var options = polling ?? DefaultPolling;
         var writer = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer");
-        return Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(options), options), "nodes");
+        return Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(options), options, store: new NodeStore(Store)), "nodes");
     }
 
+    /// <summary>
+    /// The node's status from its actor, or, for a key no actor has (a node's id while it is still under its address),
+    /// from the fleet's status read model.
+    /// </summary>
     protected NodeStatus StatusOf(IActorRef nodes, string key) =>
-        nodes.Ask<NodeStatus>(new GetNodeStatus(key), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult();
+        nodes.Ask<object>(new GetNodeStatus(key), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult() as NodeStatus
+        ?? nodes.Ask<NodeStatus>(new FindNodeStatus(key), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult();
+
+    /// <summary>The node registry (journal in memory), found by the node actors through the ActorRegistry.</summary>
+    protected IActorRef StartRegistry(IActorRef nodes)
+    {
+        var registry = Sys.ActorOf(NodeRegistryActor.Props(nodes, $"node-registry-{Guid.NewGuid():N}"), "node-registry");
+        ActorRegistry.For(Sys).Register<NodeRegistryActor>(registry);
+        return registry;
+    }
 
     /// <summary>Waits (in real time) until the node has finished <paramref name="polls"/> attempts and armed its next timer.</summary>
     protected NodeStatus AwaitPolls(IActorRef nodes, string key, long polls)

@@ -41,7 +41,7 @@ public sealed class NodeActorIngestTests(ITestOutputHelper output) : CollectorTe
     {
         // A probe stands in as the writer, to see what the node actor asks of it.
         var writer = CreateTestProbe();
-        var node = Sys.ActorOf(NodeActor.Props("FF-ESP-Hof", writer.Ref, NodeLogFetcher.Create(DefaultPolling), new PollGate(1), DefaultPolling, ActorRefs.Nobody));
+        var node = Sys.ActorOf(NodeActor.Props("FF-ESP-Hof", writer.Ref, NodeLogFetcher.Create(DefaultPolling), new PollGate(1), DefaultPolling, NodeEvents.Nowhere(Sys)));
 
         node.Tell(new IngestLines("FF-ESP-Hof", Payload(0, 5).Lines, RejectionCounts.None, 1));
         var first = writer.ExpectMsg<WriteLines>();
@@ -68,7 +68,7 @@ public sealed class NodeActorIngestTests(ITestOutputHelper output) : CollectorTe
     public void A_line_whose_write_is_under_way_is_waited_for_not_written_twice_and_its_failure_fails_every_waiting_payload()
     {
         var writer = CreateTestProbe();
-        var node = Sys.ActorOf(NodeActor.Props("FF-ESP-Hof", writer.Ref, NodeLogFetcher.Create(DefaultPolling), new PollGate(1), DefaultPolling, ActorRefs.Nobody));
+        var node = Sys.ActorOf(NodeActor.Props("FF-ESP-Hof", writer.Ref, NodeLogFetcher.Create(DefaultPolling), new PollGate(1), DefaultPolling, NodeEvents.Nowhere(Sys)));
 
         node.Tell(new IngestLines("FF-ESP-Hof", Payload(0, 5).Lines, RejectionCounts.None, 1));
         var first = writer.ExpectMsg<WriteLines>();

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
+using Isems.Actors.Registry;
 using Isems.LineFormat;
 using Isems.Simulator;
 using Xunit.Abstractions;
@@ -214,6 +215,39 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
 
         Assert.Equal("Elektra-Dach", status.NodeId);
         Assert.Equal(key, StatusOf(nodes, "Elektra-Dach").NodeKey);
+    }
+
+    [Fact]
+    public async Task A_node_known_only_by_address_is_moved_to_its_id_by_the_registry_and_its_address_actor_stops()
+    {
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
+        var nodes = StartNodes();
+        var registry = StartRegistry(nodes);
+        await registry.Ask<RegistryEntries>(new MergeConfiguredNodes([node.LogUrl]), TimeSpan.FromSeconds(5));
+        var key = node.LogUrl.ToString();
+
+        var armed = AwaitArmed(nodes, key);
+        Scheduler.Advance(armed.NextPoll!.Value - Scheduler.Now + TimeSpan.FromMilliseconds(1));
+
+        AwaitAssert(() =>
+        {
+            Assert.IsType<NodeNotFound>(nodes.Ask<object>(new GetNodeStatus(key), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult());
+            var moved = nodes.Ask<NodeStatus>(new GetNodeStatus("Elektra-Dach"), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult();
+            Assert.Equal(node.LogUrl, moved.LogUrl);
+            Assert.Equal("Elektra-Dach", moved.NodeId);
+            Assert.Equal(node.NewestTimestamp, moved.Latest!.Measurement.Timestamp);
+            Assert.NotNull(moved.NextPoll);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        var entry = await registry.Ask<RegistryEntry>(new GetRegisteredNode("Elektra-Dach"), TimeSpan.FromSeconds(3));
+        Assert.Equal("Elektra-Dach", entry.Node.Key);
+        Assert.Equal(node.LogUrl, entry.Node.Url);
+
+        // The fleet's status lists the node once, under its id; its next poll stores nothing twice.
+        var fleet = await nodes.Ask<FleetStatus>(new GetFleetStatus(), TimeSpan.FromSeconds(3));
+        Assert.Equal("Elektra-Dach", Assert.Single(fleet.Nodes).NodeKey);
+        node.Append();
+        var next = PollOnce(nodes, "Elektra-Dach");
+        Assert.Equal(1, next.LinesStored);
     }
 
     [Fact]

@@ -3,12 +3,6 @@ using Isems.Storage;
 
 namespace Isems.Actors.Nodes;
 
-/// <summary>A node actor's newest stored measurement changed.</summary>
-public sealed record LatestChanged(StoredMeasurement Latest);
-
-/// <summary>A node's rows were purged: it has no latest measurement any more.</summary>
-public sealed record LatestRemoved(string NodeId);
-
 /// <summary>
 /// The newest measurement of every node, kept up to date by the node actors as they store lines, so that the most
 /// asked question of the API (<c>/measurements/latest</c>) is one message, not a question to every node. It owns no

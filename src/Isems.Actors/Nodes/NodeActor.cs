@@ -8,9 +8,12 @@ using Isems.Storage;
 namespace Isems.Actors.Nodes;
 
 /// <summary>
-/// One solar node. Owns its polling schedule, its fetches with their retries and backoff, the byte offset reached in
-/// its log, its newest stored measurement, and its health. Fetches run as tasks piped back as messages; lines go to
-/// the writer, and only once they are committed does the offset move on, so a failed write is fetched again.
+/// One solar node, under its one key: its id, or for a node known only by its address, the address until its first
+/// good poll tells the id (then the registry moves it to an actor under the id). The actor handles messages and
+/// timers; its decisions are plain state it owns: <see cref="PollCycle"/> (what comes after an attempt),
+/// <see cref="NodeHealth"/> (up, down, counters), <see cref="PushedLines"/> (pushed lines on their way, each once),
+/// and what it publishes leaves through <see cref="NodeEvents"/>. Fetches run as tasks piped back as messages; lines
+/// go to the writer, and only once they are committed does the offset move on, so a failed write is fetched again.
 /// An <see cref="UntypedActor"/> with one switch, unlike the collector's other actors: there is one per node, up to
 /// 100,000 in a process, and a <see cref="ReceiveActor"/> builds its handler tables for every instance.
 /// </summary>
@@ -19,78 +22,69 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private sealed record PollTick;
     private sealed record SlotGranted;
     private sealed record Fetched(FetchResult Result);
+    private sealed record LatestLoaded(StoredMeasurement? Latest);
 
     private const string PollTimer = "poll";
     private static readonly PollTick Tick = new();
 
+    // Collaborators, shared or given
     private readonly string _key;
     private readonly IActorRef _writer;
     private readonly NodeLogFetcher _fetcher;
     private readonly PollGate _gate;
     private readonly PollingOptions _options;
     private readonly CollectorMetrics _metrics;
-    private readonly IActorRef _latestView;
-    private Random? _jitter;    // made on the first retry: most nodes never need one
+    private readonly NodeEvents _events;
+    private readonly NodeStore? _store;
     private ILoggingAdapter? _logger; // made when first needed: a node that never logs never pays for one
     private ILoggingAdapter Log => _logger ??= Context.GetLogger();
-    private IActorRef? _retireReplyTo;
 
-    // Configuration
+    // The node's own state: configuration, its decisions, and what is under way
     private string? _nodeId;
     private Uri? _logUrl;
     private bool _enabled = true;
-    private TimeSpan _interval, _timeout;
-
-    // The attempt in flight and the cycle it belongs to
-    private bool _fetching, _holdingSlot;
-    private int _cycleAttempt;
-    private long _correlation;
-    private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
-    private readonly List<IActorRef> _waiters = [];
-
+    private readonly PollCycle _cycle;
+    private readonly NodeHealth _health = new();
     private PushedLines? _pushed; // made when the node first pushes
     private LogPosition _position = LogPosition.Start;
     private LogBookmark? _resumeFrom; // saved before the last stop; taken up when the node is told its log URL
-
-    // Health and counters
-    private NodeState _state = NodeState.Unknown;
-    private DateTimeOffset? _lastAttempt, _lastSuccess, _failingSince, _downSince, _nextPoll;
-    private string? _lastError;
-    private int _consecutiveFailures;
-    private long _polls, _failedPolls, _linesStored, _linesDuplicate, _bytesFetched, _linesPushed;
-    private DateTimeOffset? _lastPush;
-    private RejectionCounts _rejected = RejectionCounts.None;
+    private bool _holdingSlot;
+    private long _correlation;
+    private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
+    private readonly List<IActorRef> _waiters = [];
+    private IActorRef? _retireReplyTo;
+    private DateTimeOffset? _nextPoll;
     private StoredMeasurement? _latest;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <param name="latestView">Told every change of the node's newest measurement (the fleet's read model).</param>
+    /// <param name="events">Where the node's changes go: the read models, the registry, the event stream.</param>
     /// <param name="resumeFrom">Where the node's log was read up to before the collector last stopped.</param>
     public static Props Props(
-        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, IActorRef latestView,
-        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null)
+        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
+        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null, NodeStore? store = null)
     {
         // Only variables in the expression: Akka compiles any other argument expression, once per actor created, and
         // for 100,000 nodes that was 14 s of start-up and a dynamic method each to collect afterwards.
         var recorded = metrics ?? CollectorMetrics.None;
-        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, latestView, recorded, resumeFrom));
+        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom, store));
     }
 
     public NodeActor(
-        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, IActorRef latestView,
-        CollectorMetrics metrics, LogBookmark? resumeFrom)
+        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
+        CollectorMetrics metrics, LogBookmark? resumeFrom, NodeStore? store)
     {
+        _store = store;
         _resumeFrom = resumeFrom;
         _metrics = metrics;
-        _latestView = latestView;
+        _events = events;
         _key = nodeKey;
         _writer = writer;
         _fetcher = fetcher;
         _gate = gate;
         _options = options;
         _nodeId = LineParser.IsValidNodeId(nodeKey) ? nodeKey : null;
-        _interval = options.Interval;
-        _timeout = options.Timeout;
+        _cycle = new PollCycle(nodeKey, options);
     }
 
     protected override void OnReceive(object message)
@@ -100,21 +94,35 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         {
             case StartPolling start:
                 OnStartPolling(start);
+                PublishStatus();
+                if (start.Moved && _latest is null && _nodeId is not null && _store is not null)
+                    _store.LatestAsync(_nodeId).PipeTo(Self, success: latest => new LatestLoaded(latest),
+                        failure: _ => new LatestLoaded(null)); // the next poll or push tells it then
+                break;
+            case LatestLoaded { Latest: { } loaded }:
+                RememberLatest(loaded);
+                PublishStatus();
                 break;
             case StopPolling stop:
                 UseLog(stop.LogUrl);
                 _enabled = false;
-                Timers.Cancel(PollTimer);
-                _nextPoll = null;
+                Disarm();
+                PublishStatus();
                 break;
             case RetireNode retire:
                 Retire(retire);
                 break;
+            case StopNode:
+                // The node moved to its id: pushed lines still being written are offered again by their senders.
+                _pushed?.FailAll("the node moved to its id");
+                Context.Stop(Self);
+                break;
             case RestoreLatest restore:
                 RememberLatest(restore.Latest);
+                PublishStatus();
                 break;
             case PollTick:
-                _cycleAttempt = _cycleAttempt == 0 ? 1 : _cycleAttempt + 1;
+                _cycle.Ticked();
                 StartAttempt();
                 break;
             case PollNow:
@@ -138,12 +146,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case IngestLines ingest:
                 OnIngest(ingest);
                 break;
-            case HandOver handOver:
-                if (_latest is not null) handOver.Owner.Tell(new RestoreLatest(_latest.Measurement.NodeId, _latest));
-                // Pushed lines still being written are offered again by their senders, then to the owner: stored once.
-                _pushed?.FailAll("the node's data moved to the actor that polls it");
-                Context.Stop(Self);
-                break;
             case GetNodeStatus:
                 Sender.Tell(Status());
                 break;
@@ -160,12 +162,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         UseLog(start.LogUrl);
         _enabled = true;
-        _interval = start.Settings?.Interval ?? _options.Interval;
-        _timeout = start.Settings?.Timeout ?? _options.Timeout;
-        if (_fetching) return;
+        _cycle.Configure(start.Settings?.Interval, start.Settings?.Timeout);
+        if (_cycle.Fetching) return;
         if (start.PollAtOnce && _options.Scheduled)
         {
-            _cycleAttempt = 1;
+            _cycle.StartsNow();
             StartAttempt();
         }
         else ScheduleNextCycle();
@@ -179,7 +180,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             return;
         }
         _waiters.Add(Sender);
-        if (!_fetching) StartAttempt();
+        if (!_cycle.Fetching) StartAttempt();
     }
 
     private void UseLog(Uri logUrl)
@@ -194,8 +195,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void Retire(RetireNode retire)
     {
-        Timers.Cancel(PollTimer);
-        _nextPoll = null;
+        Disarm();
         _logUrl = null;
         _enabled = true;
         var removed = Outcome(false, 0, 0, RejectionCounts.None, "the node was removed");
@@ -205,6 +205,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         {
             // Like a node only known from the database: its latest data stays visible, nothing is fetched.
             Sender.Tell(new NodeRetired(_key, _nodeId, 0));
+            PublishStatus();
             return;
         }
         if (_nodeId is null)
@@ -227,7 +228,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         switch (message)
         {
             case NodeRowsDeleted deleted:
-                _latestView.Tell(new LatestRemoved(_nodeId!));
+                _events.LatestRemoved(new LatestRemoved(_nodeId!), Self);
                 _retireReplyTo!.Tell(new NodeRetired(_key, _nodeId, deleted.Rows));
                 Context.Stop(Self);
                 break;
@@ -255,47 +256,43 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void OnIngest(IngestLines ingest)
     {
-        _lastPush = Now;
-        _linesPushed += ingest.Lines.Count + ingest.Rejected.Total;
-        _rejected = _rejected.Add(ingest.Rejected);
+        _health.Pushed(Now, ingest.Lines.Count, ingest.Rejected);
         _metrics.Rejected(ingest.Rejected);
         _pushed ??= new PushedLines(_key);
         var write = _pushed.Accept(ingest, Sender, ++_correlation, out var duplicates);
-        _linesDuplicate += duplicates;
+        _health.Counted(0, duplicates);
         if (write is not null) _writer.Tell(write);
+        else PublishStatus(); // nothing to wait for: what changed is told now, else once the write is answered
     }
 
     private void OnIngested(LinesWritten written)
     {
         _pushed!.Written(written);
-        _linesStored += written.Outcome.Stored;
-        _linesDuplicate += written.Outcome.Duplicates;
-        foreach (var m in written.Outcome.Newest.Where(m => m.Measurement.NodeId == (_nodeId ?? _key)))
-            RememberLatest(m);
+        _health.Counted(written.Outcome.Stored, written.Outcome.Duplicates);
+        foreach (var m in written.Outcome.Newest)
+            if (m.Measurement.NodeId == (_nodeId ?? _key)) RememberLatest(m);
+        PublishStatus();
     }
 
     private void StartAttempt()
     {
-        Timers.Cancel(PollTimer);
-        _nextPoll = null;
-        _fetching = true;
+        Disarm();
+        _cycle.Began();
         _gate.EnterAsync().PipeTo(Self, success: () => new SlotGranted());
     }
 
     private void Fetch()
     {
         _holdingSlot = true;
-        _polls++;
-        _lastAttempt = Now;
-        var url = _logUrl!;
-        _fetcher.FetchAsync(url, _position, _timeout).PipeTo(Self,
+        _health.Attempted(Now);
+        _fetcher.FetchAsync(_logUrl!, _position, _cycle.Timeout).PipeTo(Self,
             success: result => new Fetched(result),
             failure: error => new Fetched(new FetchFailed(error.Message)));
     }
 
     private void OnFetched(FetchResult result)
     {
-        _bytesFetched += result.WireBytes;
+        _health.Fetched(result.WireBytes);
         switch (result)
         {
             case LogFetched log:
@@ -338,10 +335,12 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         var own = newest.Where(m => m.Measurement.NodeId == _nodeId).ToList();
         if (_nodeId is null && newest.Count > 0)
         {
+            // The first good poll of a node known by its address: its lines tell who it is. The registry records it
+            // and moves the node to an actor under its id; this one stops then.
             own = [newest.MaxBy(m => m.Measurement.Timestamp)!];
             _nodeId = own[0].Measurement.NodeId;
-            Context.Parent.Tell(new NodeIdLearned(_key, _nodeId));
             Log.Info("Node at {0} is {1}", _key, _nodeId);
+            _events.Identified(new IdentifyNode(_key, _nodeId), Self);
         }
         foreach (var m in own) RememberLatest(m);
         // The lines' id wins (they are stored under it), but an operator who named the node otherwise should know.
@@ -354,48 +353,36 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)
     {
-        _fetching = false;
         LeaveGate();
-        _linesStored += stored;
-        _linesDuplicate += duplicates;
-        _rejected = _rejected.Add(rejected);
-        _lastError = error;
-
-        if (succeeded)
+        _health.Counted(stored, duplicates);
+        if (_health.Ended(_key, Now, succeeded, nodeFailed, rejected, error) is { } up)
         {
-            if (_state == NodeState.Down)
-                Log.Info("Node {0} is up again after {1:0.#} minutes down", Name, (Now - _downSince!.Value).TotalMinutes);
-            _state = NodeState.Up;
-            _lastSuccess = Now;
-            _consecutiveFailures = 0;
-            _downSince = null;
-            _cycleAttempt = 0;
-        }
-        else if (nodeFailed)
-        {
-            _failedPolls++;
-            if (_consecutiveFailures++ == 0) _failingSince = _lastAttempt;
+            Log.Info("Node {0} is up again after {1:0.#} minutes down", Name, up.DownFor.TotalMinutes);
+            _events.CameUp(up);
         }
 
         var outcome = Outcome(succeeded, stored, duplicates, rejected, error);
         foreach (var waiter in _waiters) waiter.Tell(outcome);
         _waiters.Clear();
 
-        if (!PollsOnSchedule) return;
-        if (!succeeded && nodeFailed && _cycleAttempt is > 0 && _cycleAttempt <= _options.Retries)
+        switch (_cycle.Ended(succeeded, nodeFailed, PollsOnSchedule))
         {
-            _jitter ??= new Random(_options.JitterSeed ^ (int)PollSchedule.StableHash(_key));
-            Arm(PollSchedule.RetryDelay(_cycleAttempt, _interval, _jitter));
-            return;
+            case PollStep.Retry:
+                Arm(_cycle.RetryDelay);
+                break;
+            case PollStep.GiveUp:
+                if (_health.GaveUp(_key, Now) is { } down)
+                {
+                    Log.Warning("Node {0} is down: {1}", Name, error);
+                    _events.WentDown(down);
+                }
+                ScheduleNextCycle();
+                break;
+            case PollStep.NextCycle:
+                ScheduleNextCycle();
+                break;
         }
-        if (!succeeded && nodeFailed && _state != NodeState.Down)
-        {
-            _state = NodeState.Down;
-            _downSince = _failingSince;
-            Log.Warning("Node {0} is down: {1}", Name, error);
-        }
-        _cycleAttempt = 0;
-        ScheduleNextCycle();
+        PublishStatus();
     }
 
     private void LeaveGate()
@@ -405,14 +392,15 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _gate.Leave();
     }
 
-    protected override void PostStop() => LeaveGate();
+    protected override void PostStop()
+    {
+        LeaveGate();
+        _events.Stopped(_key, Self);
+    }
 
     private void ScheduleNextCycle()
     {
-        if (!PollsOnSchedule) return;
-        var slowdown = _state == NodeState.Down ? PollSchedule.SlowdownFactor(Now - _downSince!.Value, _options) : 1;
-        var delay = PollSchedule.UntilNextSlot(_key, _interval, Now) + (slowdown - 1) * _interval;
-        Arm(delay);
+        if (PollsOnSchedule) Arm(_cycle.UntilNextCycle(Now, _health.DownFor(Now)));
     }
 
     private bool PollsOnSchedule => _options.Scheduled && _logUrl is not null && _enabled;
@@ -423,13 +411,21 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _nextPoll = Now + delay;
     }
 
+    private void Disarm()
+    {
+        Timers.Cancel(PollTimer);
+        _nextPoll = null;
+    }
+
     private void RememberLatest(StoredMeasurement candidate)
     {
         if (_latest is not null && (candidate.Measurement.Timestamp < _latest.Measurement.Timestamp || candidate.Id == _latest.Id)) return;
         _latest = candidate;
-        _latestView.Tell(new LatestChanged(candidate));
+        _events.LatestChanged(new LatestChanged(candidate), Self);
         _nodeId ??= candidate.Measurement.NodeId;
     }
+
+    private void PublishStatus() => _events.StatusChanged(Status(), Self);
 
     private static string? RejectionNote(ParsedPayload parsed) =>
         parsed.FirstRejection is { } first ? $"{parsed.Rejections.Total} lines rejected, first: {first}" : null;
@@ -437,9 +433,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private PollOutcome Outcome(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error) =>
         new(_key, _nodeId, succeeded, stored, duplicates, rejected, error);
 
-    private NodeStatus Status() => new(
-        _key, _nodeId, _logUrl, _logUrl is not null && !_enabled ? NodeState.Disabled : _state, _lastAttempt, _lastSuccess, _lastError, _consecutiveFailures, _downSince,
-        _nextPoll, _polls, _failedPolls, _linesStored, _linesDuplicate, _rejected, _bytesFetched, _linesPushed, _lastPush, _latest);
+    private NodeStatus Status() => _health.ToStatus(_key, _nodeId, _logUrl, _enabled, _nextPoll, _latest);
 
     private string Name => _nodeId is null ? _key : _nodeId == _key ? _key : $"{_nodeId} ({_key})";
 

@@ -6,12 +6,14 @@ using Isems.Storage;
 namespace Isems.Actors.Nodes;
 
 /// <summary>
-/// Creates and finds the node actors by key and answers fleet-wide questions by asking them. It keeps no node
-/// state of its own, only the routing table, which is why a cluster shard region can later take its place.
+/// Creates and finds the node actors by their one key and routes every <see cref="INodeMessage"/> to it. It keeps no
+/// node state of its own and no aliases, only the routing table, which is why a cluster shard region can later take
+/// its place. The fleet-wide answers come from the read models beside it (<see cref="FleetLatestActor"/>,
+/// <see cref="FleetStatusActor"/>), which the node actors keep current.
 /// </summary>
 public sealed class NodeManagerActor : ReceiveActor
 {
-    /// <summary>How long a fleet-wide question waits for slow nodes before answering with the others.</summary>
+    /// <summary>How long the start barrier waits for slow nodes before answering with the others.</summary>
     public static readonly TimeSpan FleetQueryTimeout = TimeSpan.FromSeconds(3);
 
     private readonly IActorRef _writer;
@@ -19,31 +21,33 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly PollingOptions _options;
     private readonly PollGate _gate;
     private readonly CollectorMetrics _metrics;
-    private readonly IActorRef _latest;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly NodeEvents _events;
+    private readonly NodeStore? _store;
+    private readonly IActorRef _latest, _status;
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
-    private readonly HashSet<string> _polledKeys = new(StringComparer.Ordinal);
     private int _incarnations;
     // Handed to each node actor as it is created, once: where its log was read up to before the last stop.
     private readonly Dictionary<string, LogBookmark> _bookmarks;
-    // The node ids the bookmarked logs carry, by id: a node's restored data goes to the actor that polls its log, not
-    // to an actor of its own that the first poll would then have to hand over (twice the actors until then).
-    private readonly Dictionary<string, string> _keyOfLoggedId;
 
     /// <param name="bookmarks">The log bookmarks saved before the last stop, by node key.</param>
+    /// <param name="latest">The fleet's latest rows (a <see cref="FleetLatestActor"/>); made here when not given.</param>
+    /// <param name="status">The fleet's status (a <see cref="FleetStatusActor"/>); made here when not given.</param>
     public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null,
-        IReadOnlyCollection<LogBookmark>? bookmarks = null) =>
-        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None, bookmarks ?? Array.Empty<LogBookmark>()));
+        IReadOnlyCollection<LogBookmark>? bookmarks = null, IActorRef? latest = null, IActorRef? status = null, NodeStore? store = null) =>
+        Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None,
+            bookmarks ?? Array.Empty<LogBookmark>(), latest, status, store));
 
+    /// <param name="store">Where a node moved to its id reads its newest row back; none in tests of the actors alone.</param>
     public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
-        IReadOnlyCollection<LogBookmark> bookmarks)
+        IReadOnlyCollection<LogBookmark> bookmarks, IActorRef? latest, IActorRef? status, NodeStore? store)
     {
+        _store = store;
         _bookmarks = bookmarks.ToDictionary(b => b.NodeKey, StringComparer.Ordinal);
-        _keyOfLoggedId = bookmarks.Where(b => b.NodeId is not null && b.NodeId != b.NodeKey)
-            .GroupBy(b => b.NodeId!, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().NodeKey, StringComparer.Ordinal);
         _metrics = metrics;
-        _latest = Context.ActorOf(FleetLatestActor.Props(), "latest");
+        _latest = latest ?? Context.ActorOf(FleetLatestActor.Props(), "latest");
+        _status = status ?? Context.ActorOf(FleetStatusActor.Props(), "status");
+        _events = new NodeEvents(Context.System, _latest, _status);
         _writer = writer;
         _fetcher = fetcher;
         _options = options;
@@ -54,65 +58,39 @@ public sealed class NodeManagerActor : ReceiveActor
             if (_byKey.TryGetValue(query.NodeKey, out var node)) node.Forward(query);
             else Sender.Tell(new NodeNotFound(query.NodeKey));
         });
-        Receive<StartPolling>(start =>
-        {
-            _polledKeys.Add(start.NodeKey);
-            GetOrCreate(start.NodeKey).Forward(start);
-        });
         Receive<RetireNode>(retire =>
         {
             var node = GetOrCreate(retire.NodeKey);
-            // A purged node's actor is on its way out: from now on its key and id route to a new actor.
+            // A purged node's actor is on its way out: from now on its key routes to a new actor.
             if (retire.PurgeRows) Forget(node);
-            else _polledKeys.Remove(retire.NodeKey);
             node.Forward(retire);
         });
-        Receive<RestoreLatest>(restore => OfNodeId(restore.NodeKey).Forward(restore));
+        Receive<StopNode>(stop =>
+        {
+            if (!_byKey.TryGetValue(stop.NodeKey, out var node)) return;
+            Forget(node);
+            node.Forward(stop);
+        });
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
         Receive<Terminated>(terminated => Forget(terminated.ActorRef));
 
-        Receive<NodeIdLearned>(learned =>
-        {
-            if (_byKey.TryAdd(learned.NodeId, Sender)) return;
-            var existing = _byKey[learned.NodeId];
-            if (existing.Equals(Sender)) return;
-            if (_keyOf.TryGetValue(existing, out var existingKey) && !_polledKeys.Contains(existingKey))
-            {
-                // The node's data was restored (or pushed) before its poll told who it is: one actor per node.
-                _byKey[learned.NodeId] = Sender;
-                _keyOf.Remove(existing);
-                existing.Tell(new HandOver(Sender));
-                return;
-            }
-            _log.Warning("Node id {0} is served at {1} and at {2}; both are polled", learned.NodeId, learned.NodeKey, existingKey);
-        });
-
         Receive<GetFleetLatest>(query => _latest.Forward(query));
+        Receive<GetFleetStatus>(query => _status.Forward(query));
+        Receive<FindNodeStatus>(query => _status.Forward(query));
 
-        Receive<AwaitNodesStarted>(_ => AskFleet<NodeStarted>(
-            _ => IsNodeStarted.Instance,
-            replies => new NodesStarted(replies.Count)));
-
-        Receive<GetFleetStatus>(_ => AskFleet<NodeStatus>(
-            key => new GetNodeStatus(key),
-            replies => new FleetStatus(replies.OrderBy(s => s.NodeId ?? s.NodeKey, StringComparer.Ordinal).ToList())));
-    }
-
-    /// <summary>The actor of a node id: the one that polls the log its lines came from, when a bookmark says which.</summary>
-    private IActorRef OfNodeId(string nodeId)
-    {
-        if (_byKey.TryGetValue(nodeId, out var node)) return node;
-        if (!_keyOfLoggedId.Remove(nodeId, out var key)) return GetOrCreate(nodeId);
-        node = GetOrCreate(key);
-        _byKey[nodeId] = node;
-        return node;
+        Receive<AwaitNodesStarted>(_ =>
+        {
+            var nodes = _keyOf.Select(kv => (kv.Value, kv.Key)).ToList();
+            Context.ActorOf(FleetQueryActor<NodeStarted>.Props(nodes, _ => IsNodeStarted.Instance,
+                replies => new NodesStarted(replies.Count), Sender, FleetQueryTimeout));
+        });
     }
 
     private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
         _bookmarks.Remove(key, out var bookmark);
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _latest, _metrics, bookmark), ActorName(key));
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, bookmark, _store), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;
@@ -121,15 +99,8 @@ public sealed class NodeManagerActor : ReceiveActor
 
     private void Forget(IActorRef node)
     {
-        if (_keyOf.Remove(node, out var key)) _polledKeys.Remove(key);
-        foreach (var routed in _byKey.Where(kv => kv.Value.Equals(node)).Select(kv => kv.Key).ToList())
-            _byKey.Remove(routed);
-    }
-
-    private void AskFleet<TReply>(Func<string, object> question, Func<IReadOnlyList<TReply>, object> answer)
-    {
-        var nodes = _keyOf.Select(kv => (kv.Value, kv.Key)).ToList();
-        Context.ActorOf(FleetQueryActor<TReply>.Props(nodes, question, answer, Sender, FleetQueryTimeout));
+        if (_keyOf.Remove(node, out var key) && _byKey.TryGetValue(key, out var routed) && routed.Equals(node))
+            _byKey.Remove(key);
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Isems.LineFormat;
 using Isems.Storage;
 
@@ -20,8 +19,11 @@ public interface INodeQuery : INodeMessage;
 /// <summary>
 /// Poll this node's log at <paramref name="LogUrl"/> on its schedule from now on; sent again, it changes the settings
 /// in place. <paramref name="PollAtOnce"/>: fetch now and then keep to the schedule (a node an operator just added).
+/// <paramref name="Moved"/>: the registry just moved the node from its address to this key, its id: the actor reads
+/// its newest stored row back itself (nothing is handed over from the actor under the address).
 /// </summary>
-public sealed record StartPolling(string NodeKey, Uri LogUrl, NodePollSettings? Settings = null, bool PollAtOnce = false) : INodeMessage;
+public sealed record StartPolling(string NodeKey, Uri LogUrl, NodePollSettings? Settings = null, bool PollAtOnce = false, bool Moved = false)
+    : INodeMessage;
 
 /// <summary>A node's own interval and timeout; null keeps the collector's defaults.</summary>
 public sealed record NodePollSettings(TimeSpan? Interval, TimeSpan? Timeout);
@@ -73,16 +75,46 @@ public sealed record PollOutcome(
     RejectionCounts Rejected,
     string? Error);
 
-/// <summary>A node known by its address has told its id; the manager routes that id to it too.</summary>
-public sealed record NodeIdLearned(string NodeKey, string NodeId);
+/// <summary>
+/// The node's actor stops (the registry moved the node to its id: the actor under its address is not needed any
+/// more). Nothing is handed on: the actor under the id loads what it needs itself.
+/// </summary>
+public sealed record StopNode(string NodeKey) : INodeMessage;
+
+// What node actors publish, from one place (NodeEvents): the read models, the registry and, next, alert evaluation
+// listen to these. Each names the node by its key.
+
+/// <summary>A node actor's newest stored measurement changed.</summary>
+public sealed record LatestChanged(StoredMeasurement Latest);
+
+/// <summary>A node's rows were purged: it has no latest measurement any more.</summary>
+public sealed record LatestRemoved(string NodeId);
+
+/// <summary>The node's retries are spent: it is down since its first failed attempt of the run.</summary>
+public sealed record NodeWentDown(string NodeKey, DateTimeOffset Since, string? Error);
+
+/// <summary>A down node answered again.</summary>
+public sealed record NodeCameUp(string NodeKey, DateTimeOffset At, TimeSpan DownFor);
+
+/// <summary>The node's health or counters changed: the status read model keeps this one.</summary>
+public sealed record NodeStatusChanged(NodeStatus Status);
+
+/// <summary>The node's actor stopped: its status leaves the read model.</summary>
+public sealed record NodeStatusRemoved(string NodeKey);
 
 /// <summary>
-/// To a node actor that only held a node's data (restored or pushed) when a polled actor turns out to be that node:
-/// hand the latest measurement to <paramref name="Owner"/> and stop, so the node has one actor, not two.
+/// A node known only by its address read its id from its first good poll's lines. Told to the node registry, which
+/// owns identity: it records it and moves the node to its id.
 /// </summary>
-public sealed record HandOver(IActorRef Owner);
+public sealed record IdentifyNode(string NodeKey, string NodeId);
 
-/// <summary>Fleet-wide questions, answered by the manager from every node actor.</summary>
+/// <summary>
+/// To the status read model: a node's status by its key or by the id its lines carry; answered with a
+/// <see cref="NodeStatus"/> or <see cref="NodeNotFound"/>.
+/// </summary>
+public sealed record FindNodeStatus(string Id);
+
+/// <summary>Fleet-wide questions, answered by the read models the node actors keep current.</summary>
 public sealed record GetFleetLatest;
 
 /// <summary>Every node's newest measurement, ordered by node id; <paramref name="Version"/> changes whenever one does.</summary>
@@ -112,4 +144,5 @@ public sealed record IsNodeStarted
     public static readonly IsNodeStarted Instance = new();
 }
 
-public sealed record FleetStatus(IReadOnlyList<NodeStatus> Nodes);
+/// <summary>Every node's status, ordered by node id (or key); <paramref name="Version"/> changes whenever one does.</summary>
+public sealed record FleetStatus(IReadOnlyList<NodeStatus> Nodes, long Version = 0);

@@ -6,7 +6,8 @@ using Isems.Actors.Nodes;
 namespace Isems.Actors.Registry;
 
 /// <summary>
-/// The nodes the collector is configured to poll, and the one place that changes them. Every change is an event in
+/// The nodes the collector is configured to poll, and the one place that changes them, including their identity: a
+/// node known only by its address is moved to its id once its first good poll tells it (<see cref="IdentifyNode"/>). Every change is an event in
 /// the journal (Akka.Persistence.Sql), applied to the registry's state and then told to the node actors, so what
 /// operators configured comes back after any restart or crash, and the node actors never need to remember it.
 /// Commands are handled one at a time, and the state changes only once its event is stored, so a change is applied
@@ -31,6 +32,9 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
 
     // Which node polls a URL: asked for every add and for every entry of ISEMS_ROUTER_IPS at start.
     private readonly Dictionary<string, string> _idByUrl = new(StringComparer.Ordinal);
+
+    // Which registered node has a key (its node actor's): no two nodes may share one.
+    private readonly Dictionary<string, string> _idByKey = new(StringComparer.Ordinal);
     private long _snapshotAt;
 
     public override string PersistenceId { get; }
@@ -62,9 +66,10 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         Command<ChangeNode>(OnChange);
         Command<RemoveNode>(OnRemove);
         Command<MergeConfiguredNodes>(OnMerge);
+        Command<IdentifyNode>(OnIdentified);
         Command<GetRegisteredNodes>(_ => Sender.Tell(new RegistryEntries(Sorted())));
         Command<GetRegisteredNode>(get =>
-            Sender.Tell(_byId.TryGetValue(get.Id, out var node) ? new RegistryEntry(node) : NotFound(get.Id)));
+            Sender.Tell(Find(get.Id) is { } node ? new RegistryEntry(node) : NotFound(get.Id)));
 
         Command<SaveSnapshotSuccess>(saved =>
             DeleteSnapshots(new SnapshotSelectionCriteria(saved.Metadata.SequenceNr - 1)));
@@ -87,9 +92,15 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             Sender.Tell(UrlTaken(add.Url, owner));
             return;
         }
+        if (_idByKey.TryGetValue(add.Id, out var identified))
+        {
+            Sender.Tell(new RegistryRefusal(RefusalKind.Conflict,
+                $"The node '{identified}' ({_byId[identified].Url}) is already known by the id '{add.Id}' its lines carry. Change or remove that node first."));
+            return;
+        }
         var now = Now;
         var node = new RegisteredNode(add.Id, add.Url, add.IntervalSeconds, add.TimeoutSeconds, add.Enabled, add.Note,
-            NodeSource.Operator, ChangedByOperator: true, now, now, PollingKey: add.Id);
+            NodeSource.Operator, ChangedByOperator: true, now, now, Key: add.Id);
         var replyTo = Sender;
         Persist(new NodeAdded(node), added =>
         {
@@ -141,7 +152,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             _log.Info("Node {0} removed{1}", node.Id, remove.Purge ? ", with its stored rows" : "");
             SnapshotIfDue();
             // The node actor answers: it knows the id its lines carry, whose rows a purge deletes.
-            _nodes.Tell(new RetireNode(node.PollingKey, remove.Purge), replyTo);
+            _nodes.Tell(new RetireNode(node.Key, remove.Purge), replyTo);
         });
     }
 
@@ -158,7 +169,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             var id = ConfiguredId(url, planned, suffixes);
             planned.Add(id);
             added.Add(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
-                NodeSource.Configuration, ChangedByOperator: false, Now, Now, PollingKey: url.ToString()));
+                NodeSource.Configuration, ChangedByOperator: false, Now, Now, Key: url.ToString()));
         }
         var wanted = merge.Urls.Select(u => u.AbsoluteUri).ToHashSet(StringComparer.Ordinal);
         var gone = _byId.Values
@@ -170,7 +181,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             if (added.Count + gone.Count > 0)
                 _log.Info("ISEMS_ROUTER_IPS merged into the node registry: {0} added, {1} gone", added.Count, gone.Count);
-            foreach (var node in gone) _nodes.Tell(new RetireNode(node.PollingKey, PurgeRows: false));
+            foreach (var node in gone) _nodes.Tell(new RetireNode(node.Key, PurgeRows: false));
             foreach (var node in added) _nodes.Tell(Polling(node, pollAtOnce: false));
             replyTo.Tell(new RegistryEntries(Sorted()));
         }
@@ -197,6 +208,32 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         });
     }
 
+    /// <summary>
+    /// A node known by its address told its id: recorded, then the actor under the address is stopped (it hands
+    /// nothing on) and the node polled under its id from now on. Ignored for a node no longer registered, and when
+    /// another node already has that key (two addresses serving one node id: both stay as they are, and the operator
+    /// is told in the log). A one-shot run (<c>update-data</c>) records nothing.
+    /// </summary>
+    private void OnIdentified(IdentifyNode identified)
+    {
+        if (!_persisting || !_idByKey.TryGetValue(identified.NodeKey, out var id) || identified.NodeKey == identified.NodeId) return;
+        if (_idByKey.TryGetValue(identified.NodeId, out var other))
+        {
+            _log.Warning("Node {0} at {1} carries the id {2}, which node {3} already has; it stays under its address",
+                id, _byId[id].Url, identified.NodeId, other);
+            return;
+        }
+        Persist(new NodeIdentified(id, identified.NodeId), e =>
+        {
+            Apply(e);
+            _log.Info("Node {0} is identified as {1}", id, identified.NodeId);
+            SnapshotIfDue();
+            _nodes.Tell(new StopNode(identified.NodeKey));
+            var polling = Polling(_byId[id], pollAtOnce: false);
+            _nodes.Tell(polling is StartPolling start ? start with { Moved = true } : polling);
+        });
+    }
+
     private void Apply(IRegistryEvent @event)
     {
         switch (@event)
@@ -216,6 +253,10 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
                 foreach (var configured in merged.Added) Register(configured);
                 foreach (var id in merged.GoneIds) Unregister(id);
                 break;
+            case NodeIdentified identified when _byId.TryGetValue(identified.Id, out var known):
+                Unregister(known.Id);
+                Register(known with { Key = identified.NodeId });
+                break;
         }
     }
 
@@ -223,12 +264,14 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     {
         _byId[node.Id] = node;
         _idByUrl[node.Url.AbsoluteUri] = node.Id;
+        _idByKey[node.Key] = node.Id;
     }
 
     private RegisteredNode? Unregister(string id)
     {
         if (!_byId.Remove(id, out var node)) return null;
         _idByUrl.Remove(node.Url.AbsoluteUri);
+        _idByKey.Remove(node.Key);
         return node;
     }
 
@@ -245,11 +288,11 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
 
     private static INodeMessage Polling(RegisteredNode node, bool pollAtOnce)
     {
-        if (!node.Enabled) return new StopPolling(node.PollingKey, node.Url);
+        if (!node.Enabled) return new StopPolling(node.Key, node.Url);
         var settings = new NodePollSettings(
             node.IntervalSeconds is { } interval ? TimeSpan.FromSeconds(interval) : null,
             node.TimeoutSeconds is { } timeout ? TimeSpan.FromSeconds(timeout) : null);
-        return new StartPolling(node.PollingKey, node.Url, settings, pollAtOnce);
+        return new StartPolling(node.Key, node.Url, settings, pollAtOnce);
     }
 
     /// <summary>
@@ -266,6 +309,10 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         suffixes[host] = n;
         return id;
     }
+
+    /// <summary>A node by its registered id, or by its key (the id its lines carry, once identified).</summary>
+    private RegisteredNode? Find(string id) =>
+        _byId.TryGetValue(id, out var node) ? node : _idByKey.TryGetValue(id, out var byKey) ? _byId[byKey] : null;
 
     private string? OwnerOf(Uri url, string? exceptId) =>
         _idByUrl.TryGetValue(url.AbsoluteUri, out var id) && id != exceptId ? id : null;

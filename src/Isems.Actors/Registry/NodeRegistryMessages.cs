@@ -54,5 +54,11 @@ public sealed record NodeRemoved(string Id, bool ByOperator) : IRegistryEvent;
 /// </summary>
 public sealed record ConfigurationMerged(RegisteredNode[] Added, string[] GoneIds) : IRegistryEvent;
 
+/// <summary>
+/// A node known only by its address read its id from its first good poll: from now on its one key is
+/// <paramref name="NodeId"/> (its <see cref="RegisteredNode.Key"/>), after any restart too.
+/// </summary>
+public sealed record NodeIdentified(string Id, string NodeId) : IRegistryEvent;
+
 /// <summary>The registry's whole state, saved every so many events so that recovery replays few.</summary>
 public sealed record RegistrySnapshot(RegisteredNode[] Nodes, string[] RemovedConfiguredUrls);

@@ -9,8 +9,9 @@ public enum NodeSource
 
 /// <summary>
 /// A node the collector is configured to poll, as the registry keeps it.
-/// <paramref name="PollingKey"/> routes it to its node actor: the id for a node an operator added, and for a node from
-/// configuration its original URL, so that the id its log reports is learned rather than assumed.
+/// <paramref name="Key"/> is the node's one key, which routes it to its node actor: the id for a node an operator
+/// added; for a node from configuration its original URL until its first good poll tells the id its lines carry, then
+/// that id (<see cref="NodeIdentified"/>). The registry decides it and keeps it; nobody else maps one key to another.
 /// </summary>
 public sealed record RegisteredNode(
     string Id,
@@ -23,7 +24,8 @@ public sealed record RegisteredNode(
     bool ChangedByOperator,
     DateTimeOffset AddedAt,
     DateTimeOffset ChangedAt,
-    string PollingKey);
+    // Stored in the journal as "PollingKey", its name before it was the node's one key.
+    [property: System.Text.Json.Serialization.JsonPropertyName("PollingKey")] string Key);
 
 /// <summary>Set a field to <paramref name="Value"/>, which may be null ("back to the default", "no note").</summary>
 public sealed record Change<T>(T Value);

@@ -22,6 +22,7 @@ public sealed class RegistrySerializer(ExtendedActorSystem system) : SerializerW
         ["NodeChanged"] = typeof(NodeChanged),
         ["NodeRemoved"] = typeof(NodeRemoved),
         ["ConfigurationMerged"] = typeof(ConfigurationMerged),
+        ["NodeIdentified"] = typeof(NodeIdentified),
         ["RegistrySnapshot"] = typeof(RegistrySnapshot),
     };
 

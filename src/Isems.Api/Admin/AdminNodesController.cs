@@ -20,6 +20,7 @@ namespace Isems.Api.Admin;
 public sealed class AdminNodesController(
     ActorAsk<NodeRegistryActor> registry,
     ActorAsk<NodeManagerActor> nodes,
+    ActorAsk<FleetStatusActor> status,
     PollingOptions polling) : ControllerBase
 {
     /// <summary>Every registered node, with its health.</summary>
@@ -29,10 +30,11 @@ public sealed class AdminNodesController(
     {
         if (await registry.AskAsync(new GetRegisteredNodes(), cancellationToken) is not RegistryEntries entries)
             return registry.Unavailable(this);
-        var health = await nodes.AskAsync(new GetFleetStatus(), cancellationToken) is FleetStatus fleet
+        // Each registered node has one key, the registry's; its status is kept under the same key by the read model.
+        var health = await status.AskAsync(new GetFleetStatus(), cancellationToken) is FleetStatus fleet
             ? fleet.Nodes.ToDictionary(s => s.NodeKey, StringComparer.Ordinal)
             : [];
-        return Ok(new AdminNodeList(entries.Nodes.Select(n => AdminNodeJson.From(n, health.GetValueOrDefault(n.PollingKey))).ToList()));
+        return Ok(new AdminNodeList(entries.Nodes.Select(n => AdminNodeJson.From(n, health.GetValueOrDefault(n.Key))).ToList()));
     }
 
     /// <summary>One registered node, with its health.</summary>
@@ -113,7 +115,7 @@ public sealed class AdminNodesController(
         if (answer is not RegistryEntry entry) return registry.Unavailable(this);
 
         var timeout = entry.Node.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : polling.Timeout;
-        if (await nodes.AskAsync(new PollNow(entry.Node.PollingKey), cancellationToken, timeout + TimeSpan.FromSeconds(30))
+        if (await nodes.AskAsync(new PollNow(entry.Node.Key), cancellationToken, timeout + TimeSpan.FromSeconds(30))
             is not PollOutcome outcome)
             return nodes.Unavailable(this);
         var json = PollOutcomeJson.From(id, outcome);
@@ -125,7 +127,7 @@ public sealed class AdminNodesController(
     }
 
     private async Task<AdminNodeJson> WithHealthAsync(RegisteredNode node, CancellationToken cancellationToken) =>
-        AdminNodeJson.From(node, await nodes.AskAsync(new GetNodeStatus(node.PollingKey), cancellationToken) as NodeStatus);
+        AdminNodeJson.From(node, await status.AskAsync(new FindNodeStatus(node.Key), cancellationToken) as NodeStatus);
 
     private async Task<(NodeFields? Fields, IActionResult? Invalid)> ReadAsync(string? routeId, CancellationToken cancellationToken)
     {

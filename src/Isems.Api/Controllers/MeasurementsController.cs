@@ -13,7 +13,7 @@ namespace Isems.Api.Controllers;
 [Route("measurements")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
 public sealed class MeasurementsController(
-    ActorAsk<NodeManagerActor> ask, ActorAsk<RowVersionsActor> versions, MeasurementStore store, ApiOptions options,
+    ActorAsk<FleetLatestActor> ask, ActorAsk<RowVersionsActor> versions, MeasurementStore store, ApiOptions options,
     TimeProvider clock, LatestJsonCache cache, HistoryJsonCache histories) : ControllerBase
 {
     /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> returns: a day of a router's lines, as the original.</summary>

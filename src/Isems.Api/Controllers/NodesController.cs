@@ -1,5 +1,6 @@
 using Isems.Actors.Nodes;
 using Isems.Api.Json;
+using Microsoft.Extensions.Options;
 using Microsoft.AspNetCore.Cors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -10,22 +11,23 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("nodes")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-public sealed class NodesController(ActorAsk<NodeManagerActor> ask) : ControllerBase
+public sealed class NodesController(ActorAsk<FleetStatusActor> ask, NodeStatusJsonCache cache, IOptions<JsonOptions> json) : ControllerBase
 {
+    /// <summary>Every node's status, from the read model the node actors keep current; one body per version.</summary>
     [HttpGet]
     [ProducesResponseType<NodeStatusList>(StatusCodes.Status200OK)]
     public async Task<IActionResult> All(CancellationToken cancellationToken)
     {
         if (await ask.AskAsync(new GetFleetStatus(), cancellationToken) is not FleetStatus fleet)
             return ask.Unavailable(this);
-        return Ok(new NodeStatusList(fleet.Nodes.Select(NodeStatusJson.From).ToList()));
+        return File(cache.Body(fleet, json.Value.JsonSerializerOptions), "application/json; charset=utf-8");
     }
 
     [HttpGet("{nodeId}")]
     [ProducesResponseType<NodeStatusJson>(StatusCodes.Status200OK)]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public async Task<IActionResult> One(string nodeId, CancellationToken cancellationToken) =>
-        await ask.AskAsync(new GetNodeStatus(nodeId), cancellationToken) switch
+        await ask.AskAsync(new FindNodeStatus(nodeId), cancellationToken) switch
         {
             NodeStatus status => Ok(NodeStatusJson.From(status)),
             NodeNotFound => Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown node",

@@ -15,7 +15,7 @@ namespace Isems.Api.Metrics;
 [ApiController]
 [Route("metrics")]
 public sealed class MetricsController(
-    PrometheusExporter exporter, ActorAsk<NodeManagerActor> nodes, ActorRegistry registry, ApiOptions options, TimeProvider clock)
+    PrometheusExporter exporter, ActorAsk<FleetStatusActor> nodes, ActorRegistry registry, ApiOptions options, TimeProvider clock)
     : ControllerBase
 {
     [HttpGet]

@@ -37,9 +37,11 @@ public static class UpdateDataCommand
             var nodes = host.Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef;
             var options = host.Services.GetRequiredService<Isems.Actors.Polling.PollingOptions>();
             var timeout = options.Timeout + TimeSpan.FromSeconds(60);
-            var outcomes = await Task.WhenAll(targets.Select(t => nodes.Ask<PollOutcome>(new PollNow(t.PollingKey), timeout)));
+            var outcomes = await Task.WhenAll(targets.Select(t => nodes.Ask<PollOutcome>(new PollNow(t.Key), timeout)));
 
-            foreach (var o in outcomes) await output.WriteLineAsync(Describe(o));
+            // A node from configuration is shown by its URL, as it was given, with the id its lines carry.
+            foreach (var (target, o) in targets.Zip(outcomes))
+                await output.WriteLineAsync(Describe(target.Source == NodeSource.Configuration ? o with { NodeKey = target.Url.ToString() } : o));
             return outcomes.All(o => o.Succeeded) ? 0 : 1;
         }
         finally

@@ -50,6 +50,7 @@ public static class CollectorServices
         services.AddSingleton(sp => NodeLogFetcher.Create(sp.GetRequiredService<PollingOptions>()));
         services.AddSingleton(typeof(ActorAsk<>));
         services.AddSingleton<Isems.Api.Json.LatestJsonCache>();
+        services.AddSingleton<Isems.Api.Json.NodeStatusJsonCache>();
         services.AddSingleton<Isems.Api.Json.HistoryJsonCache>();
         services.AddSingleton(sp => MqttOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
 
@@ -88,8 +89,14 @@ public static class CollectorServices
 
                     // Each log is read on from where it was before the stop, not fetched whole again over the mesh.
                     var bookmarks = store.BookmarksAsync().GetAwaiter().GetResult();
+                    // The read models the node actors keep current: what the API reads, never asking the nodes.
+                    var fleetLatest = system.ActorOf(FleetLatestActor.Props(), "fleet-latest");
+                    registry.Register<FleetLatestActor>(fleetLatest);
+                    var status = system.ActorOf(FleetStatusActor.Props(), "fleet-status");
+                    registry.Register<FleetStatusActor>(status);
                     var nodes = system.ActorOf(
-                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics, bookmarks),
+                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics, bookmarks,
+                            fleetLatest, status, new NodeStore(store)),
                         "nodes");
                     registry.Register<NodeManagerActor>(nodes);
 

@@ -1,0 +1,42 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Isems.Actors.Registry;
+
+namespace Isems.Actors.Nodes;
+
+/// <summary>
+/// The one place a node actor's changes leave it: its newest measurement to the fleet's latest rows, its status to
+/// the fleet's status, its transitions (down, up), and its id, learned from its first good poll, to the node
+/// registry, which owns identity. Alert evaluation plugs in here. One instance serves every node actor of a process:
+/// it holds only where to tell, never a node's state.
+/// </summary>
+public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef status)
+{
+    private IActorRef? _registry;
+
+    /// <summary>For tests and tools with no read models: everything published goes nowhere.</summary>
+    public static NodeEvents Nowhere(ActorSystem system) => new(system, ActorRefs.Nobody, ActorRefs.Nobody);
+
+    public void LatestChanged(LatestChanged changed, IActorRef node) => latest.Tell(changed, node);
+
+    public void LatestRemoved(LatestRemoved removed, IActorRef node) => latest.Tell(removed, node);
+
+    public void StatusChanged(NodeStatus changed, IActorRef node) => status.Tell(new NodeStatusChanged(changed), node);
+
+    public void Stopped(string nodeKey, IActorRef node) => status.Tell(new NodeStatusRemoved(nodeKey), node);
+
+    // Transitions go to the event stream (rare: a node going down or coming up), where alert evaluation subscribes.
+    public void WentDown(NodeWentDown down) => system.EventStream.Publish(down);
+
+    public void CameUp(NodeCameUp up) => system.EventStream.Publish(up);
+
+    /// <summary>
+    /// To the registry (found by its marker type in the ActorRegistry). Without one (a one-shot tool, a test of the
+    /// node actors alone) the node stays under its address, and knows its id.
+    /// </summary>
+    public void Identified(IdentifyNode identified, IActorRef node)
+    {
+        if (_registry is null && ActorRegistry.For(system).TryGet<NodeRegistryActor>(out var registry)) _registry = registry;
+        _registry?.Tell(identified, node);
+    }
+}
