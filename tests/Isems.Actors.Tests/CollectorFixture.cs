@@ -48,7 +48,7 @@ public abstract class CollectorTestKit : TestKit, IAsyncLifetime
     {
         var options = polling ?? DefaultPolling;
         var writer = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer");
-        return Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(options), options, store: new NodeStore(Store)), "nodes");
+        return Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(options), options), "nodes");
     }
 
     /// <summary>

@@ -242,12 +242,16 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
         Assert.Equal("Elektra-Dach", entry.Node.Key);
         Assert.Equal(node.LogUrl, entry.Node.Url);
 
-        // The fleet's status lists the node once, under its id; its next poll stores nothing twice.
+        // The fleet's status lists the node once, under its id, with its record from under its address; its next poll
+        // reads the log on from where the first one stopped.
         var fleet = await nodes.Ask<FleetStatus>(new GetFleetStatus(), TimeSpan.FromSeconds(3));
-        Assert.Equal("Elektra-Dach", Assert.Single(fleet.Nodes).NodeKey);
+        var listed = Assert.Single(fleet.Nodes);
+        Assert.Equal(("Elektra-Dach", NodeState.Up, 1L, 5L), (listed.NodeKey, listed.State, listed.Polls, listed.LinesStored));
         node.Append();
         var next = PollOnce(nodes, "Elektra-Dach");
-        Assert.Equal(1, next.LinesStored);
+        Assert.Equal((6L, 0L), (next.LinesStored, next.LinesDuplicate));
+        var newBytes = node.Lines[^1].Length + 1;
+        Assert.InRange(next.BytesFetched - listed.BytesFetched, newBytes, newBytes + 1);
     }
 
     [Fact]

@@ -336,6 +336,44 @@ public sealed class AdminApiTests : ServerTestBase
     }
 
     [Fact]
+    public async Task A_node_configured_by_its_address_is_one_node_under_its_learned_id_before_and_after_a_restart()
+    {
+        var node = Fleet.AddNode("Learned-Id", historyLines: 3);
+        var settings = AdminSettings(node);
+
+        async Task AssertOneNodeUnderItsIdAsync(HttpClient client)
+        {
+            var listed = Assert.Single((await GetJsonAsync(client, "/nodes"))["nodes"]!.AsArray())!;
+            Assert.Equal("Learned-Id", (string)listed["nodeId"]!);
+            Assert.Equal(node.LogUrl.ToString(), (string)listed["url"]!);
+            Assert.NotNull(listed["latestTimestamp"]);
+            Assert.Equal(node.LogUrl.ToString(), (string)(await GetJsonAsync(client, "/nodes/Learned-Id"))["url"]!);
+
+            var registered = Assert.Single((await GetJsonAsync(client, "/admin/nodes"))["nodes"]!.AsArray())!;
+            Assert.Equal(node.LogUrl.ToString(), (string)registered["url"]!);
+            Assert.Equal("Learned-Id", (string)registered["status"]!["nodeId"]!);
+            Assert.Equal(node.LogUrl.ToString(), (string)(await GetJsonAsync(client, "/admin/nodes/Learned-Id"))["url"]!);
+        }
+
+        await using (var host = new CollectorHost(settings))
+        {
+            var client = Admin(host);
+            Assert.True((await host.PollNowAsync(node.LogUrl.ToString())).Succeeded);
+            // The registry records the id the node's lines carry; from then on the node is found under it.
+            await Eventually(async () => (await client.GetAsync("/admin/nodes/Learned-Id")).IsSuccessStatusCode, "the node identified");
+            await AssertOneNodeUnderItsIdAsync(client);
+        }
+
+        await using var restarted = new CollectorHost(settings);
+        var requests = node.Requests;
+        await AssertOneNodeUnderItsIdAsync(Admin(restarted));
+        Assert.Equal(requests, node.Requests);
+        node.Append();
+        var outcome = await restarted.PollNowAsync("Learned-Id");
+        Assert.Equal((1, 0), (outcome.Stored, outcome.Duplicates));
+    }
+
+    [Fact]
     public async Task A_node_added_right_before_the_process_is_killed_is_there_and_polled_after_the_restart()
     {
         var node = Fleet.AddNode("Survivor", historyLines: 3);

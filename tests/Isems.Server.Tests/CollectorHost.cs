@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Isems.Actors.Nodes;
+using Isems.Actors.Registry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,8 +20,16 @@ public sealed class CollectorHost : WebApplicationFactory<Program>
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
     }
 
-    /// <summary>What update-data does for one node: poll now, through the running actors.</summary>
-    public Task<PollOutcome> PollNowAsync(string nodeKey) =>
-        Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef
-            .Ask<PollOutcome>(new PollNow(nodeKey), TimeSpan.FromSeconds(30));
+    /// <summary>
+    /// What update-data does for one node: poll now, through the running actors, under the key the registry has for
+    /// the node with this id, key or URL (a node configured by its address is under its id once it was identified).
+    /// </summary>
+    public async Task<PollOutcome> PollNowAsync(string node)
+    {
+        var registered = await Services.GetRequiredService<IRequiredActor<NodeRegistryActor>>().ActorRef
+            .Ask<RegistryEntries>(new GetRegisteredNodes(), TimeSpan.FromSeconds(30));
+        var key = registered.Nodes.FirstOrDefault(n => n.Id == node || n.Key == node || n.Url.ToString() == node)?.Key ?? node;
+        return await Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef
+            .Ask<PollOutcome>(new PollNow(key), TimeSpan.FromSeconds(30));
+    }
 }

@@ -21,6 +21,7 @@ public sealed class FleetStatusActor : ReceiveActor
     {
         Receive<NodeStatusChanged>(changed =>
         {
+            if (changed.Replaces is { } before) _byKey.Remove(before);
             _byKey[changed.Status.NodeKey] = (changed.Status, Sender);
             Changed();
         });

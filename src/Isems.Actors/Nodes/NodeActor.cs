@@ -22,7 +22,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private sealed record PollTick;
     private sealed record SlotGranted;
     private sealed record Fetched(FetchResult Result);
-    private sealed record LatestLoaded(StoredMeasurement? Latest);
 
     private const string PollTimer = "poll";
     private static readonly PollTick Tick = new();
@@ -35,7 +34,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private readonly PollingOptions _options;
     private readonly CollectorMetrics _metrics;
     private readonly NodeEvents _events;
-    private readonly NodeStore? _store;
     private ILoggingAdapter? _logger; // made when first needed: a node that never logs never pays for one
     private ILoggingAdapter Log => _logger ??= Context.GetLogger();
 
@@ -62,19 +60,18 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// <param name="resumeFrom">Where the node's log was read up to before the collector last stopped.</param>
     public static Props Props(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
-        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null, NodeStore? store = null)
+        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null)
     {
         // Only variables in the expression: Akka compiles any other argument expression, once per actor created, and
         // for 100,000 nodes that was 14 s of start-up and a dynamic method each to collect afterwards.
         var recorded = metrics ?? CollectorMetrics.None;
-        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom, store));
+        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom));
     }
 
     public NodeActor(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
-        CollectorMetrics metrics, LogBookmark? resumeFrom, NodeStore? store)
+        CollectorMetrics metrics, LogBookmark? resumeFrom)
     {
-        _store = store;
         _resumeFrom = resumeFrom;
         _metrics = metrics;
         _events = events;
@@ -92,16 +89,15 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         if (HandledPushedWrite(message)) return;
         switch (message)
         {
+            case StartPolling { MovedFrom: { } moved } start:
+                TakeUp(moved);
+                OnStartPolling(start);
+                _events.StatusChanged(Status(), Self, replaces: moved.Status.NodeKey);
+                break;
             case StartPolling start:
                 OnStartPolling(start);
                 PublishStatus();
-                if (start.Moved && _latest is null && _nodeId is not null && _store is not null)
-                    _store.LatestAsync(_nodeId).PipeTo(Self, success: latest => new LatestLoaded(latest),
-                        failure: _ => new LatestLoaded(null)); // the next poll or push tells it then
-                break;
-            case LatestLoaded { Latest: { } loaded }:
-                RememberLatest(loaded);
-                PublishStatus();
+                IdentifyFromBookmark();
                 break;
             case StopPolling stop:
                 UseLog(stop.LogUrl);
@@ -116,6 +112,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 // The node moved to its id: pushed lines still being written are offered again by their senders.
                 _pushed?.FailAll("the node moved to its id");
                 Context.Stop(Self);
+                break;
+            case ResumeLog resume:
+                if (_logUrl is null) _resumeFrom ??= resume.Bookmark;
                 break;
             case RestoreLatest restore:
                 RememberLatest(restore.Latest);
@@ -171,6 +170,37 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         }
         else ScheduleNextCycle();
     }
+
+    /// <summary>
+    /// The node was moved here from its address: its record there (health, counters, newest row, where its log was
+    /// read up to) comes with the registry's message, as plain data, so the node goes on as it was.
+    /// </summary>
+    private void TakeUp(NodeSnapshot moved)
+    {
+        _health.TakeUp(moved.Status);
+        if (moved.Status.Latest is { } latest) RememberLatest(latest);
+        // Read on exactly from where the actor under the address stopped, as it would have.
+        if (moved.Position is { } p && _logUrl is null)
+        {
+            _logUrl = new Uri(p.LogUrl);
+            _position = new LogPosition(p.Offset, p.PrefixHash, p.TailHash, p.TailLength);
+        }
+    }
+
+    /// <summary>
+    /// A node under its address whose log was read before the last stop knows its id from that read (the bookmark
+    /// names it): the registry is told at once, as after a first good poll, so the node does not wait for its slot
+    /// to be one node again.
+    /// </summary>
+    private void IdentifyFromBookmark()
+    {
+        if (_nodeId is not null || _resumeFrom is not { NodeId: { } id } saved || saved.LogUrl != _logUrl?.ToString()) return;
+        _nodeId = id;
+        _events.Identified(new IdentifyNode(_key, id, Snapshot()), Self);
+    }
+
+    private NodeSnapshot Snapshot() => new(Status(), _logUrl is null ? null : new LogBookmark(
+        _key, _logUrl.ToString(), _position.Offset, _position.PrefixHash, _position.TailHash, _position.TailLength, _nodeId));
 
     private void OnPollNow()
     {
@@ -333,6 +363,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _position = next;
         var newest = written.Outcome.Newest;
         var own = newest.Where(m => m.Measurement.NodeId == _nodeId).ToList();
+        var identified = false;
         if (_nodeId is null && newest.Count > 0)
         {
             // The first good poll of a node known by its address: its lines tell who it is. The registry records it
@@ -340,7 +371,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             own = [newest.MaxBy(m => m.Measurement.Timestamp)!];
             _nodeId = own[0].Measurement.NodeId;
             Log.Info("Node at {0} is {1}", _key, _nodeId);
-            _events.Identified(new IdentifyNode(_key, _nodeId), Self);
+            identified = true;
         }
         foreach (var m in own) RememberLatest(m);
         // The lines' id wins (they are stored under it), but an operator who named the node otherwise should know.
@@ -349,6 +380,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             : RejectionNote(parsed);
         _metrics.Poll("success");
         EndAttempt(true, written.Outcome.Stored, written.Outcome.Duplicates, parsed.Rejections, note, nodeFailed: false);
+        // Told once this poll is counted, so that the node's record moves whole.
+        if (identified) _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
     }
 
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)

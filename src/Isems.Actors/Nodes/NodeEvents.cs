@@ -21,7 +21,8 @@ public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef s
 
     public void LatestRemoved(LatestRemoved removed, IActorRef node) => latest.Tell(removed, node);
 
-    public void StatusChanged(NodeStatus changed, IActorRef node) => status.Tell(new NodeStatusChanged(changed), node);
+    public void StatusChanged(NodeStatus changed, IActorRef node, string? replaces = null) =>
+        status.Tell(new NodeStatusChanged(changed, replaces), node);
 
     public void Stopped(string nodeKey, IActorRef node) => status.Tell(new NodeStatusRemoved(nodeKey), node);
 

@@ -27,6 +27,30 @@ public sealed class NodeHealth
     public DateTimeOffset? LastPush { get; private set; }
     public RejectionCounts Rejected { get; private set; } = RejectionCounts.None;
 
+    /// <summary>
+    /// Goes on from the record the node had under its address (the registry moved it to its id): the poll side as it
+    /// was, the line counters added to what this actor counted already (pushes that came under the id meanwhile).
+    /// </summary>
+    public void TakeUp(NodeStatus before)
+    {
+        if (Polls == 0)
+        {
+            State = before.State == NodeState.Disabled ? NodeState.Unknown : before.State;
+            LastAttempt = before.LastAttempt;
+            LastSuccess = before.LastSuccess;
+            DownSince = before.DownSince;
+            _failingSince = before.DownSince;
+            LastError = before.LastError;
+            ConsecutiveFailures = before.ConsecutiveFailures;
+            Polls = before.Polls;
+            FailedPolls = before.FailedPolls;
+            BytesFetched = before.BytesFetched;
+        }
+        LinesStored += before.LinesStored;
+        LinesDuplicate += before.LinesDuplicate;
+        Rejected = Rejected.Add(before.LinesRejected);
+    }
+
     /// <summary>A fetch goes out now.</summary>
     public void Attempted(DateTimeOffset now)
     {

@@ -22,28 +22,29 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly PollGate _gate;
     private readonly CollectorMetrics _metrics;
     private readonly NodeEvents _events;
-    private readonly NodeStore? _store;
     private readonly IActorRef _latest, _status;
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
     private int _incarnations;
     // Handed to each node actor as it is created, once: where its log was read up to before the last stop.
     private readonly Dictionary<string, LogBookmark> _bookmarks;
+    // The same by log URL, for a node whose key changed since its log was last read (moved from its address to its id).
+    private readonly Dictionary<string, LogBookmark> _bookmarksByUrl;
 
     /// <param name="bookmarks">The log bookmarks saved before the last stop, by node key.</param>
     /// <param name="latest">The fleet's latest rows (a <see cref="FleetLatestActor"/>); made here when not given.</param>
     /// <param name="status">The fleet's status (a <see cref="FleetStatusActor"/>); made here when not given.</param>
     public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null,
-        IReadOnlyCollection<LogBookmark>? bookmarks = null, IActorRef? latest = null, IActorRef? status = null, NodeStore? store = null) =>
+        IReadOnlyCollection<LogBookmark>? bookmarks = null, IActorRef? latest = null, IActorRef? status = null) =>
         Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None,
-            bookmarks ?? Array.Empty<LogBookmark>(), latest, status, store));
+            bookmarks ?? Array.Empty<LogBookmark>(), latest, status));
 
-    /// <param name="store">Where a node moved to its id reads its newest row back; none in tests of the actors alone.</param>
     public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
-        IReadOnlyCollection<LogBookmark> bookmarks, IActorRef? latest, IActorRef? status, NodeStore? store)
+        IReadOnlyCollection<LogBookmark> bookmarks, IActorRef? latest, IActorRef? status)
     {
-        _store = store;
         _bookmarks = bookmarks.ToDictionary(b => b.NodeKey, StringComparer.Ordinal);
+        _bookmarksByUrl = bookmarks.GroupBy(b => b.LogUrl, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.MaxBy(b => b.Offset)!, StringComparer.Ordinal);
         _metrics = metrics;
         _latest = latest ?? Context.ActorOf(FleetLatestActor.Props(), "latest");
         _status = status ?? Context.ActorOf(FleetStatusActor.Props(), "status");
@@ -71,6 +72,13 @@ public sealed class NodeManagerActor : ReceiveActor
             Forget(node);
             node.Forward(stop);
         });
+        Receive<StartPolling>(start =>
+        {
+            var node = GetOrCreate(start.NodeKey, start.LogUrl);
+            // An actor made before it was told its log (its restored row came first) still takes up the bookmark.
+            if (_bookmarksByUrl.Remove(start.LogUrl.ToString(), out var bookmark)) node.Tell(new ResumeLog(start.NodeKey, bookmark));
+            node.Forward(start);
+        });
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
         Receive<Terminated>(terminated => Forget(terminated.ActorRef));
 
@@ -86,11 +94,12 @@ public sealed class NodeManagerActor : ReceiveActor
         });
     }
 
-    private IActorRef GetOrCreate(string key)
+    private IActorRef GetOrCreate(string key, Uri? logUrl = null)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        _bookmarks.Remove(key, out var bookmark);
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, bookmark, _store), ActorName(key));
+        if (_bookmarks.Remove(key, out var bookmark)) _bookmarksByUrl.Remove(bookmark.LogUrl);
+        else if (logUrl is not null) _bookmarksByUrl.Remove(logUrl.ToString(), out bookmark);
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, bookmark), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;

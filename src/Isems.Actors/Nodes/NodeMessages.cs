@@ -19,11 +19,17 @@ public interface INodeQuery : INodeMessage;
 /// <summary>
 /// Poll this node's log at <paramref name="LogUrl"/> on its schedule from now on; sent again, it changes the settings
 /// in place. <paramref name="PollAtOnce"/>: fetch now and then keep to the schedule (a node an operator just added).
-/// <paramref name="Moved"/>: the registry just moved the node from its address to this key, its id: the actor reads
-/// its newest stored row back itself (nothing is handed over from the actor under the address).
+/// <paramref name="MovedFrom"/>: the registry just moved the node from its address to this key, its id, with the
+/// record the node had there (plain data, as the node reported it when it identified itself).
 /// </summary>
-public sealed record StartPolling(string NodeKey, Uri LogUrl, NodePollSettings? Settings = null, bool PollAtOnce = false, bool Moved = false)
-    : INodeMessage;
+public sealed record StartPolling(
+    string NodeKey, Uri LogUrl, NodePollSettings? Settings = null, bool PollAtOnce = false, NodeSnapshot? MovedFrom = null) : INodeMessage;
+
+/// <summary>
+/// A node's record as plain data, to go on under another key: its status (health, counters, newest row) and where its
+/// log was read up to.
+/// </summary>
+public sealed record NodeSnapshot(NodeStatus Status, LogBookmark? Position);
 
 /// <summary>A node's own interval and timeout; null keeps the collector's defaults.</summary>
 public sealed record NodePollSettings(TimeSpan? Interval, TimeSpan? Timeout);
@@ -42,6 +48,9 @@ public sealed record StopPolling(string NodeKey, Uri LogUrl) : INodeMessage;
 public sealed record RetireNode(string NodeKey, bool PurgeRows) : INodeMessage;
 
 public sealed record NodeRetired(string NodeKey, string? NodeId, int RowsDeleted);
+
+/// <summary>Where the node's log was read up to before the last stop, saved under another key (its address).</summary>
+public sealed record ResumeLog(string NodeKey, LogBookmark Bookmark) : INodeMessage;
 
 /// <summary>The node's newest stored row, read back from the database at start.</summary>
 public sealed record RestoreLatest(string NodeKey, StoredMeasurement Latest) : INodeMessage;
@@ -96,17 +105,21 @@ public sealed record NodeWentDown(string NodeKey, DateTimeOffset Since, string? 
 /// <summary>A down node answered again.</summary>
 public sealed record NodeCameUp(string NodeKey, DateTimeOffset At, TimeSpan DownFor);
 
-/// <summary>The node's health or counters changed: the status read model keeps this one.</summary>
-public sealed record NodeStatusChanged(NodeStatus Status);
+/// <summary>
+/// The node's health or counters changed: the status read model keeps this one. <paramref name="Replaces"/>: the key
+/// the node had before the registry moved it to this one; its entry goes in the same step, so the node is listed
+/// once throughout.
+/// </summary>
+public sealed record NodeStatusChanged(NodeStatus Status, string? Replaces = null);
 
 /// <summary>The node's actor stopped: its status leaves the read model.</summary>
 public sealed record NodeStatusRemoved(string NodeKey);
 
 /// <summary>
 /// A node known only by its address read its id from its first good poll's lines. Told to the node registry, which
-/// owns identity: it records it and moves the node to its id.
+/// owns identity: it records it and moves the node to its id, passing <paramref name="Snapshot"/> on.
 /// </summary>
-public sealed record IdentifyNode(string NodeKey, string NodeId);
+public sealed record IdentifyNode(string NodeKey, string NodeId, NodeSnapshot Snapshot);
 
 /// <summary>
 /// To the status read model: a node's status by its key or by the id its lines carry; answered with a

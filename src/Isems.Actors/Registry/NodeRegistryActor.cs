@@ -230,7 +230,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             SnapshotIfDue();
             _nodes.Tell(new StopNode(identified.NodeKey));
             var polling = Polling(_byId[id], pollAtOnce: false);
-            _nodes.Tell(polling is StartPolling start ? start with { Moved = true } : polling);
+            _nodes.Tell(polling is StartPolling start ? start with { MovedFrom = identified.Snapshot } : polling);
         });
     }
 

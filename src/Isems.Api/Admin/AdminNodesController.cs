@@ -127,7 +127,9 @@ public sealed class AdminNodesController(
     }
 
     private async Task<AdminNodeJson> WithHealthAsync(RegisteredNode node, CancellationToken cancellationToken) =>
-        AdminNodeJson.From(node, await status.AskAsync(new FindNodeStatus(node.Key), cancellationToken) as NodeStatus);
+        // The node's own actor, not the read model: the answer to a change shows the change (the registry told the node
+        // before it answered), and one node's question routes by its key like any other message to it.
+        AdminNodeJson.From(node, await nodes.AskAsync(new GetNodeStatus(node.Key), cancellationToken) as NodeStatus);
 
     private async Task<(NodeFields? Fields, IActionResult? Invalid)> ReadAsync(string? routeId, CancellationToken cancellationToken)
     {

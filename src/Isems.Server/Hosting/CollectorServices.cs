@@ -96,7 +96,7 @@ public static class CollectorServices
                     registry.Register<FleetStatusActor>(status);
                     var nodes = system.ActorOf(
                         NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics, bookmarks,
-                            fleetLatest, status, new NodeStore(store)),
+                            fleetLatest, status),
                         "nodes");
                     registry.Register<NodeManagerActor>(nodes);
 
