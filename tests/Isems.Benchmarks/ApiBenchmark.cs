@@ -38,7 +38,12 @@ internal static partial class ApiBenchmark
         var seeding = Stopwatch.StartNew();
         await using var large = await Host.StartAsync(nodes: 1000, rowsPerNode);
         Console.WriteLine($"  ({1000L * rowsPerNode:N0} rows stored for the next two, in {seeding.Elapsed.TotalSeconds:0} s)");
-        await CompareAsync(large, "/measurements/latest?all=true", "latest?all=true, 1,000 nodes", seconds, target: 2_000);
+        var latest = await CompareAsync(large, "/measurements/latest?all=true", "latest?all=true, 1,000 nodes", seconds, target: 2_000);
+        // /nodes beside /measurements/latest in the same run: both are read models the node actors keep current.
+        var nodes = await CompareAsync(large, "/nodes", "/nodes, 1,000 nodes", seconds, target: 0.8 * latest);
+        Report.Row("/nodes against latest?all=true, 1,000 nodes", 100 * nodes / latest, "%");
+        Report.Summary("`/nodes` against `/measurements/latest?all=true`, 1,000 nodes", $"{100 * nodes / latest:N0} %",
+            $"{nodes:N0} against {latest:N0} req/s", "≥ 80 %", nodes >= 0.8 * latest);
         await CompareAsync(large, "/measurements/node-0500/latest", $"{{id}}/latest, 1,440 of {1000L * rowsPerNode:N0} rows", seconds, target: 1_000);
         await BreakdownAsync(large);
     }
@@ -54,7 +59,7 @@ internal static partial class ApiBenchmark
         Report.Row("  of which: the JSON (1,440 rows)", json.TotalMilliseconds * 1000, "µs");
     }
 
-    private static async Task CompareAsync(Host host, string path, string what, int seconds, double target)
+    private static async Task<double> CompareAsync(Host host, string path, string what, int seconds, double target)
     {
         using var client = new HttpClient { BaseAddress = host.Url };
         var size = (await client.GetByteArrayAsync(path)).Length;
@@ -67,6 +72,7 @@ internal static partial class ApiBenchmark
         Report.Row($"baseline: the same host, a cached {size / 1024.0:N0} KiB array", ceiling, "req/s", $"p99 {ceilingP99:N1} ms");
         Report.Summary($"`{path}`, {what}", $"{rate:N0} req/s, p99 {p99:N1} ms", $"a cached array of the same size: {ceiling:N0} req/s ({rate / ceiling:P0})",
             $"≥ {target:N0} req/s", rate >= target);
+        return rate;
     }
 
     private static async Task<(double Rate, double P99Milliseconds)> LoadAsync(Uri url, int seconds)

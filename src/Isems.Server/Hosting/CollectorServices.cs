@@ -61,7 +61,11 @@ public static class CollectorServices
         services.AddAkka(ActorSystemName, (akka, sp) =>
         {
             var options = sp.GetRequiredService<IOptions<CollectorOptions>>().Value;
-            var journal = sp.GetRequiredService<MeasurementStore>().Target.RegistryJournal();
+            var store = sp.GetRequiredService<MeasurementStore>();
+            // Listening before the first measurement is recorded, so /metrics misses none.
+            sp.GetRequiredService<PrometheusExporter>();
+            var metrics = sp.GetRequiredService<CollectorMetrics>();
+            var journal = store.Target.RegistryJournal();
             akka.AddHocon(LoadHocon(options), HoconAddMode.Prepend)
                 .WithSqlPersistence(
                     journal.ConnectionString,
@@ -76,103 +80,16 @@ public static class CollectorServices
                     loggers.ClearLoggers();
                     loggers.AddLogger<AkkaLogBridge>();
                 })
-                .WithActors((system, registry, _) =>
-                {
-                    var store = sp.GetRequiredService<MeasurementStore>();
-                    // Listening before the first measurement is recorded, so /metrics misses none.
-                    sp.GetRequiredService<PrometheusExporter>();
-                    var metrics = sp.GetRequiredService<CollectorMetrics>();
-                    registry.Register<RowVersionsActor>(system.ActorOf(RowVersionsActor.Props(), "row-versions"));
-                    var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions(), metrics), "writer");
-                    registry.Register<MeasurementWriterActor>(writer);
-                    FlushOnStop(system, writer);
-
-                    // Each log is read on from where it was before the stop, not fetched whole again over the mesh.
-                    var bookmarks = store.BookmarksAsync().GetAwaiter().GetResult();
-                    // The read models the node actors keep current: what the API reads, never asking the nodes.
-                    var fleetLatest = system.ActorOf(FleetLatestActor.Props(), "fleet-latest");
-                    registry.Register<FleetLatestActor>(fleetLatest);
-                    var status = system.ActorOf(FleetStatusActor.Props(), "fleet-status");
-                    registry.Register<FleetStatusActor>(status);
-                    var nodes = system.ActorOf(
-                        NodeManagerActor.Props(writer, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics, bookmarks,
-                            fleetLatest, status),
-                        "nodes");
-                    registry.Register<NodeManagerActor>(nodes);
-
-                    // The latest state comes back from the database before anything else reaches the node actors,
-                    // so the API answers after a restart exactly as before it.
-                    foreach (var latest in store.LatestPerNodeAsync().GetAwaiter().GetResult())
-                        nodes.Tell(new RestoreLatest(latest.Measurement.NodeId, latest));
-                    StartRegistry(system, registry, nodes, sp.GetRequiredService<ConfiguredNodes>(), persist: scheduled);
-                    AwaitNodesStarted(system, nodes);
-                    ReleaseStartUpGarbage();
-
-                    var retention = new RetentionOptions
-                    {
-                        MaxAge = options.RetentionDays is { } days ? TimeSpan.FromDays(days) : null,
-                        RowsPerNode = options.RetentionRowsPerNode,
-                    };
-                    if (scheduled && retention.Enabled)
-                        system.ActorOf(RetentionActor.Props(store, retention, metrics), "retention");
-
-                    if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt)
-                        registry.Register<MqttBridgeActor>(system.ActorOf(MqttBridgeActor.Props(mqtt, nodes), "mqtt"));
-                });
+                // One extension per subsystem, beside its actors; each finds what it needs in the ActorRegistry.
+                .WithMeasurementWriter(store, metrics)
+                .WithNodeActors(store, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics)
+                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled)
+                .WithActors((_, _, _) => ReleaseStartUpGarbage());
+            if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
+            if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt);
         });
         return services;
     }
-
-    /// <summary>
-    /// The registry recovers the nodes operators configured, merges ISEMS_ROUTER_IPS in, and tells the node actors to
-    /// poll. The host waits for that, so the API never answers before the nodes it lists are there.
-    /// </summary>
-    private static void StartRegistry(ActorSystem system, IActorRegistry registry, IActorRef nodes, ConfiguredNodes configured, bool persist)
-    {
-        // A journal that cannot be read or written stops a persistent actor; the supervisor starts it again, with
-        // backoff, and it recovers from the journal, so a database outage costs refused changes, never lost ones.
-        var nodeRegistry = system.ActorOf(
-            BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(
-                NodeRegistryActor.Props(nodes), "registry", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, maxNrOfRetries: -1)),
-            "node-registry");
-        registry.Register<NodeRegistryActor>(nodeRegistry);
-        try
-        {
-            nodeRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes(configured.Urls, persist), RegistryStartTimeout)
-                .GetAwaiter().GetResult();
-        }
-        catch (AskTimeoutException)
-        {
-            // The journal cannot be read (its database is away, or its file is damaged). The nodes of ISEMS_ROUTER_IPS
-            // are polled all the same, as before there was a registry; operators' nodes come back when the journal
-            // does, and meanwhile the admin API answers 503 and /readyz says why.
-            system.Log.Error("The node registry did not recover within {0} s; polling the {1} nodes of ISEMS_ROUTER_IPS without it",
-                RegistryStartTimeout.TotalSeconds, configured.Urls.Count);
-            foreach (var url in configured.Urls) nodes.Tell(new StartPolling(url.ToString(), url));
-        }
-    }
-
-    private static readonly TimeSpan RegistryStartTimeout = TimeSpan.FromSeconds(15);
-
-    /// <summary>
-    /// Every node actor has taken its start (a question queued behind it in each mailbox has been answered), so that
-    /// ready means every node is scheduled, and the start-up garbage collected next is all there will be: with 100,000
-    /// nodes their actors were still starting for seconds after the registry's answer. (A fleet query answers with
-    /// what came within its 3 s: at worst this waits less.)
-    /// </summary>
-    private static void AwaitNodesStarted(ActorSystem system, IActorRef nodes)
-    {
-        try
-        {
-            nodes.Ask<NodesStarted>(new AwaitNodesStarted(), NodesStartTimeout).GetAwaiter().GetResult();
-        }
-        catch (AskTimeoutException)
-        {
-            system.Log.Warning("The node actors had not all started after {0} s; the collector answers meanwhile", NodesStartTimeout.TotalSeconds);
-        }
-    }
-
-    private static readonly TimeSpan NodesStartTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
     /// Start-up with a large fleet leaves hundreds of megabytes of garbage (the configuration merged into the registry
@@ -185,24 +102,11 @@ public static class CollectorServices
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }
 
-    /// <summary>
-    /// A graceful stop (SIGTERM, Ctrl+C) commits what the writer holds before the actor system ends. What it cannot
-    /// commit in time is not lost: polled lines are fetched again, pushed ones were not acknowledged.
-    /// </summary>
-    private static void FlushOnStop(ActorSystem system, IActorRef writer) =>
-        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate, "flush-writer", async () =>
-        {
-            try
-            {
-                await writer.Ask<WriterFlushed>(FlushWriter.Instance, TimeSpan.FromSeconds(8));
-                system.Log.Info("Writer flushed: every line received is committed");
-            }
-            catch (AskTimeoutException)
-            {
-                system.Log.Warning("Writer not flushed within 8 s (the database is slow or away); those lines come again after the restart");
-            }
-            return Akka.Done.Instance;
-        });
+    private static RetentionOptions RetentionOptions(CollectorOptions options) => new()
+    {
+        MaxAge = options.RetentionDays is { } days ? TimeSpan.FromDays(days) : null,
+        RowsPerNode = options.RetentionRowsPerNode,
+    };
 
     private static Config LoadHocon(CollectorOptions options)
     {
