@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Isems.Actors.Nodes;
-using Isems.Actors.Registry;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,14 +20,14 @@ public sealed class CollectorHost : WebApplicationFactory<Program>
     }
 
     /// <summary>
-    /// What update-data does for one node: poll now, through the running actors, under the key the registry has for
-    /// the node with this id, key or URL (a node configured by its address is under its id once it was identified).
+    /// What update-data does for one node: poll now, through the running actors, under the node's key, found by its
+    /// key, id or log URL in the fleet's status (a node configured by its address is under its id once identified).
     /// </summary>
     public async Task<PollOutcome> PollNowAsync(string node)
     {
-        var registered = await Services.GetRequiredService<IRequiredActor<NodeRegistryActor>>().ActorRef
-            .Ask<RegistryEntries>(new GetRegisteredNodes(), TimeSpan.FromSeconds(30));
-        var key = registered.Nodes.FirstOrDefault(n => n.Id == node || n.Key == node || n.Url.ToString() == node)?.Key ?? node;
+        var fleet = await Services.GetRequiredService<IRequiredActor<FleetStatusActor>>().ActorRef
+            .Ask<FleetStatus>(new GetFleetStatus(), TimeSpan.FromSeconds(30));
+        var key = fleet.Nodes.FirstOrDefault(n => n.NodeKey == node || n.NodeId == node || n.LogUrl?.ToString() == node)?.NodeKey ?? node;
         return await Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef
             .Ask<PollOutcome>(new PollNow(key), TimeSpan.FromSeconds(30));
     }

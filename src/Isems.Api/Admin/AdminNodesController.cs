@@ -19,8 +19,7 @@ namespace Isems.Api.Admin;
 [ProducesResponseType<ProblemDetails>(StatusCodes.Status403Forbidden, "application/problem+json")]
 public sealed class AdminNodesController(
     ActorAsk<NodeRegistryActor> registry,
-    ActorAsk<NodeManagerActor> nodes,
-    ActorAsk<FleetStatusActor> status,
+    NodeQueries nodes,
     PollingOptions polling) : ControllerBase
 {
     /// <summary>Every registered node, with its health.</summary>
@@ -31,7 +30,7 @@ public sealed class AdminNodesController(
         if (await registry.AskAsync(new GetRegisteredNodes(), cancellationToken) is not RegistryEntries entries)
             return registry.Unavailable(this);
         // Each registered node has one key, the registry's; its status is kept under the same key by the read model.
-        var health = await status.AskAsync(new GetFleetStatus(), cancellationToken) is FleetStatus fleet
+        var health = await nodes.FleetStatusAsync(cancellationToken) is { } fleet
             ? fleet.Nodes.ToDictionary(s => s.NodeKey, StringComparer.Ordinal)
             : [];
         return Ok(new AdminNodeList(entries.Nodes.Select(n => AdminNodeJson.From(n, health.GetValueOrDefault(n.Key))).ToList()));
@@ -115,9 +114,8 @@ public sealed class AdminNodesController(
         if (answer is not RegistryEntry entry) return registry.Unavailable(this);
 
         var timeout = entry.Node.TimeoutSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : polling.Timeout;
-        if (await nodes.AskAsync(new PollNow(entry.Node.Key), cancellationToken, timeout + TimeSpan.FromSeconds(30))
-            is not PollOutcome outcome)
-            return nodes.Unavailable(this);
+        if (await nodes.PollNowAsync(entry.Node.Key, timeout + TimeSpan.FromSeconds(30), cancellationToken) is not { } outcome)
+            return registry.Unavailable(this);
         var json = PollOutcomeJson.From(id, outcome);
         if (outcome.Succeeded) return Ok(json);
         var failed = Problem(statusCode: StatusCodes.Status502BadGateway, title: "The node did not answer as it should",
@@ -129,7 +127,7 @@ public sealed class AdminNodesController(
     private async Task<AdminNodeJson> WithHealthAsync(RegisteredNode node, CancellationToken cancellationToken) =>
         // The node's own actor, not the read model: the answer to a change shows the change (the registry told the node
         // before it answered), and one node's question routes by its key like any other message to it.
-        AdminNodeJson.From(node, await nodes.AskAsync(new GetNodeStatus(node.Key), cancellationToken) as NodeStatus);
+        AdminNodeJson.From(node, await nodes.OwnStatusAsync(node.Key, cancellationToken));
 
     private async Task<(NodeFields? Fields, IActionResult? Invalid)> ReadAsync(string? routeId, CancellationToken cancellationToken)
     {

@@ -13,7 +13,7 @@ namespace Isems.Api.Controllers;
 [Route("measurements")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
 public sealed class MeasurementsController(
-    ActorAsk<FleetLatestActor> ask, ActorAsk<RowVersionsActor> versions, MeasurementStore store, ApiOptions options,
+    NodeQueries queries, ActorAsk<FleetLatestActor> ask, ActorAsk<RowVersionsActor> versions, MeasurementStore store, ApiOptions options,
     TimeProvider clock, LatestJsonCache cache, HistoryJsonCache histories) : ControllerBase
 {
     /// <summary>How many rows <c>/measurements/{nodeId}/latest</c> returns: a day of a router's lines, as the original.</summary>
@@ -24,7 +24,7 @@ public sealed class MeasurementsController(
     [ProducesResponseType<MeasurementList>(StatusCodes.Status200OK)]
     public async Task<IActionResult> Latest([FromQuery] string? all, CancellationToken cancellationToken)
     {
-        if (await ask.AskAsync(new GetFleetLatest(), cancellationToken) is not FleetLatest fleet)
+        if (await queries.FleetLatestAsync(cancellationToken) is not { } fleet)
             return ask.Unavailable(this);
 
         var includeInactive = string.Equals(all, "true", StringComparison.OrdinalIgnoreCase);

@@ -11,14 +11,15 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("nodes")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-public sealed class NodesController(ActorAsk<FleetStatusActor> ask, NodeStatusJsonCache cache, IOptions<JsonOptions> json) : ControllerBase
+public sealed class NodesController(NodeQueries queries, ActorAsk<FleetStatusActor> ask, NodeStatusJsonCache cache, IOptions<JsonOptions> json)
+    : ControllerBase
 {
     /// <summary>Every node's status, from the read model the node actors keep current; one body per version.</summary>
     [HttpGet]
     [ProducesResponseType<NodeStatusList>(StatusCodes.Status200OK)]
     public async Task<IActionResult> All(CancellationToken cancellationToken)
     {
-        if (await ask.AskAsync(new GetFleetStatus(), cancellationToken) is not FleetStatus fleet)
+        if (await queries.FleetStatusAsync(cancellationToken) is not { } fleet)
             return ask.Unavailable(this);
         return File(cache.Body(fleet, json.Value.JsonSerializerOptions), "application/json; charset=utf-8");
     }
@@ -27,7 +28,7 @@ public sealed class NodesController(ActorAsk<FleetStatusActor> ask, NodeStatusJs
     [ProducesResponseType<NodeStatusJson>(StatusCodes.Status200OK)]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public async Task<IActionResult> One(string nodeId, CancellationToken cancellationToken) =>
-        await ask.AskAsync(new FindNodeStatus(nodeId), cancellationToken) switch
+        await queries.FindStatusAsync(nodeId, cancellationToken) switch
         {
             NodeStatus status => Ok(NodeStatusJson.From(status)),
             NodeNotFound => Problem(statusCode: StatusCodes.Status404NotFound, title: "Unknown node",

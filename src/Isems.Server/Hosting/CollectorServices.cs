@@ -49,6 +49,7 @@ public static class CollectorServices
         services.AddSingleton(sp => OpenStore(sp));
         services.AddSingleton(sp => NodeLogFetcher.Create(sp.GetRequiredService<PollingOptions>()));
         services.AddSingleton(typeof(ActorAsk<>));
+        services.AddSingleton<NodeQueries>();
         services.AddSingleton<Isems.Api.Json.LatestJsonCache>();
         services.AddSingleton<Isems.Api.Json.NodeStatusJsonCache>();
         services.AddSingleton<Isems.Api.Json.HistoryJsonCache>();
