@@ -1,4 +1,6 @@
 using Akka.Actor;
+using Isems.LineFormat;
+using Isems.Storage;
 
 namespace Isems.Actors.Nodes;
 
@@ -11,7 +13,22 @@ namespace Isems.Actors.Nodes;
 /// </summary>
 public sealed class FleetStatusActor : ReceiveActor
 {
-    private readonly Dictionary<string, (NodeStatus Status, IActorRef From)> _byKey = new(StringComparer.Ordinal);
+    /// <summary>
+    /// A node that has done nothing yet since the start (most of a large idle fleet right after it): kept in a quarter of
+    /// the memory of its full status, which is made again from it when asked.
+    /// </summary>
+    private sealed record Blank(string NodeKey, string? NodeId, Uri? LogUrl, NodeState State, DateTimeOffset? NextPoll, StoredMeasurement? Latest)
+    {
+        public static bool Fits(NodeStatus s) =>
+            s is { Polls: 0, LinesPushed: 0, LinesStored: 0, LinesDuplicate: 0, LastError: null, LastAttempt: null, LastSuccess: null,
+                DownSince: null, ConsecutiveFailures: 0, BytesFetched: 0, LastPush: null } && s.LinesRejected.Total == 0;
+
+        public NodeStatus ToStatus() => new(NodeKey, NodeId, LogUrl, State, null, null, null, 0, null, NextPoll, 0, 0, 0, 0,
+            RejectionCounts.None, 0, 0, null, Latest);
+    }
+
+    // Each node's status, or its Blank: one of the two.
+    private readonly Dictionary<string, (NodeStatus? Status, Blank? Blank, IActorRef From)> _byKey = new(StringComparer.Ordinal);
     private long _version;
     private FleetStatus? _answer;
 
@@ -22,7 +39,8 @@ public sealed class FleetStatusActor : ReceiveActor
         Receive<NodeStatusChanged>(changed =>
         {
             if (changed.Replaces is { } before) _byKey.Remove(before);
-            _byKey[changed.Status.NodeKey] = (changed.Status, Sender);
+            var s = changed.Status;
+            _byKey[s.NodeKey] = Blank.Fits(s) ? (null, new Blank(s.NodeKey, s.NodeId, s.LogUrl, s.State, s.NextPoll, s.Latest), Sender) : (s, null, Sender);
             Changed();
         });
         Receive<NodeStatusRemoved>(removed =>
@@ -39,14 +57,16 @@ public sealed class FleetStatusActor : ReceiveActor
     /// <summary>By the node's key first; else the node whose lines carry that id (a node still under its address).</summary>
     private NodeStatus? Find(string id)
     {
-        if (_byKey.TryGetValue(id, out var entry)) return entry.Status;
-        foreach (var (status, _) in _byKey.Values)
-            if (status.NodeId == id) return status;
+        if (_byKey.TryGetValue(id, out var entry)) return StatusOf(entry);
+        foreach (var e in _byKey.Values)
+            if ((e.Status?.NodeId ?? e.Blank!.NodeId) == id) return StatusOf(e);
         return null;
     }
 
     private FleetStatus Answer() => _answer ??= new FleetStatus(
-        _byKey.Values.Select(e => e.Status).OrderBy(s => s.NodeId ?? s.NodeKey, StringComparer.Ordinal).ToArray(), _version);
+        _byKey.Values.Select(StatusOf).OrderBy(s => s.NodeId ?? s.NodeKey, StringComparer.Ordinal).ToArray(), _version);
+
+    private static NodeStatus StatusOf((NodeStatus? Status, Blank? Blank, IActorRef From) entry) => entry.Status ?? entry.Blank!.ToStatus();
 
     private void Changed()
     {

@@ -55,6 +55,10 @@ public static class RegistryHosting
             try
             {
                 nodes.Ask<NodesStarted>(new AwaitNodesStarted(), NodesStartTimeout).GetAwaiter().GetResult();
+                // And the fleet's status has taken every node's first status (queued before this question), so the
+                // start-up garbage collected next includes those messages.
+                if (registry.TryGet<FleetStatusActor>(out var status))
+                    status.Ask<ActorIdentity>(new Identify(null), NodesStartTimeout).GetAwaiter().GetResult();
             }
             catch (AskTimeoutException)
             {
