@@ -41,9 +41,18 @@ internal static partial class ApiBenchmark
         var latest = await CompareAsync(large, "/measurements/latest?all=true", "latest?all=true, 1,000 nodes", seconds, target: 2_000);
         // /nodes beside /measurements/latest in the same run: both are read models the node actors keep current.
         var nodes = await CompareAsync(large, "/nodes", "/nodes, 1,000 nodes", seconds, target: 0.8 * latest);
-        Report.Row("/nodes against latest?all=true, 1,000 nodes", 100 * nodes / latest, "%");
-        Report.Summary("`/nodes` against `/measurements/latest?all=true`, 1,000 nodes", $"{100 * nodes / latest:N0} %",
-            $"{nodes:N0} against {latest:N0} req/s", "≥ 80 %", nodes >= 0.8 * latest);
+        // On a shared machine one 10 s run after the other differs by more than the two endpoints do: the ratio is
+        // taken from short runs of each, taking turns, summed.
+        var (nodesTotal, latestTotal) = (0.0, 0.0);
+        for (var turn = 0; turn < 6; turn++)
+        {
+            latestTotal += (await LoadAsync(new Uri(large.Url, "/measurements/latest?all=true"), 3)).Rate;
+            nodesTotal += (await LoadAsync(new Uri(large.Url, "/nodes"), 3)).Rate;
+        }
+        Report.Row("/nodes against latest?all=true, 1,000 nodes, 6 turns of 3 s each", 100 * nodesTotal / latestTotal, "%",
+            $"{nodesTotal / 6:N0} against {latestTotal / 6:N0} req/s");
+        Report.Summary("`/nodes` against `/measurements/latest?all=true`, 1,000 nodes (taking turns)", $"{100 * nodesTotal / latestTotal:N0} %",
+            $"{nodesTotal / 6:N0} against {latestTotal / 6:N0} req/s", "≥ 80 %", nodesTotal >= 0.8 * latestTotal);
         await CompareAsync(large, "/measurements/node-0500/latest", $"{{id}}/latest, 1,440 of {1000L * rowsPerNode:N0} rows", seconds, target: 1_000);
         await BreakdownAsync(large);
     }

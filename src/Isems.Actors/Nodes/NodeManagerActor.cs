@@ -76,7 +76,9 @@ public sealed class NodeManagerActor : ReceiveActor
         {
             var node = GetOrCreate(start.NodeKey, start.LogUrl);
             // An actor made before it was told its log (its restored row came first) still takes up the bookmark.
-            if (_bookmarksByUrl.Remove(start.LogUrl.ToString(), out var bookmark)) node.Tell(new ResumeLog(start.NodeKey, bookmark));
+            // (Uri.ToString caches its text in the Uri: asked only when there is a bookmark to find.)
+            if (_bookmarksByUrl.Count > 0 && _bookmarksByUrl.Remove(start.LogUrl.ToString(), out var bookmark))
+                node.Tell(new ResumeLog(start.NodeKey, bookmark));
             node.Forward(start);
         });
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
@@ -98,7 +100,7 @@ public sealed class NodeManagerActor : ReceiveActor
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
         if (_bookmarks.Remove(key, out var bookmark)) _bookmarksByUrl.Remove(bookmark.LogUrl);
-        else if (logUrl is not null) _bookmarksByUrl.Remove(logUrl.ToString(), out bookmark);
+        else if (logUrl is not null && _bookmarksByUrl.Count > 0) _bookmarksByUrl.Remove(logUrl.ToString(), out bookmark);
         node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, bookmark), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;

@@ -20,11 +20,12 @@ public static class RegistryHosting
     /// The registry recovers the nodes operators configured, merges <paramref name="configured"/> (ISEMS_ROUTER_IPS)
     /// in, and tells the node actors to poll; start-up goes on once that is done and every node actor has taken its
     /// start, so the API never answers before the nodes it lists are there. <paramref name="persist"/> false: the
-    /// merge is held in memory only (the one-shot update-data).
+    /// merge is held in memory only (the one-shot update-data). <paramref name="started"/>: run once all that is done
+    /// (the host collects the start-up garbage there).
     /// </summary>
     public static AkkaConfigurationBuilder WithNodeRegistry(
         this AkkaConfigurationBuilder builder, IReadOnlyList<Uri> configured, bool persist = true,
-        string persistenceId = NodeRegistryActor.RegistryPersistenceId) =>
+        string persistenceId = NodeRegistryActor.RegistryPersistenceId, Action? started = null) =>
         builder.WithActors((system, registry, _) =>
         {
             var nodes = registry.Get<NodeManagerActor>();
@@ -64,5 +65,6 @@ public static class RegistryHosting
             {
                 system.Log.Warning("The node actors had not all started after {0} s; the collector answers meanwhile", NodesStartTimeout.TotalSeconds);
             }
+            started?.Invoke();
         });
 }
