@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Isems.Actors.Alerts;
 using Isems.Actors.Polling;
 using Isems.Actors.Writing;
 using Isems.LineFormat;
@@ -22,8 +23,12 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private sealed record PollTick;
     private sealed record SlotGranted;
     private sealed record Fetched(FetchResult Result);
+    private sealed record SilenceCheck;
+    private sealed record DownCheck;
 
     private const string PollTimer = "poll";
+    private const string SilenceTimer = "alert-silent";
+    private const string DownTimer = "alert-down";
     private static readonly PollTick Tick = new();
 
     // Collaborators, shared or given
@@ -53,6 +58,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private IActorRef? _retireReplyTo;
     private DateTimeOffset? _nextPoll;
     private StoredMeasurement? _latest;
+    private readonly NodeAlerts _alerts;
+    private DateTimeOffset? _lastNew; // when the collector last got a new measurement of the node (for NodeSilent)
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -82,6 +89,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _options = options;
         _nodeId = LineParser.IsValidNodeId(nodeKey) ? nodeKey : null;
         _cycle = new PollCycle(nodeKey, options);
+        _alerts = new NodeAlerts(options.Alerts);
     }
 
     protected override void OnReceive(object message)
@@ -118,6 +126,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 break;
             case RestoreLatest restore:
                 RememberLatest(restore.Latest);
+                RestoreSilence(restore.Latest);
                 PublishStatus();
                 break;
             case PollTick:
@@ -144,6 +153,13 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 break;
             case IngestLines ingest:
                 OnIngest(ingest);
+                break;
+            case SilenceCheck when _lastNew is { } lastNew:
+                Publish(changes => _alerts.SilenceChecked(lastNew, Now, AlertNodeId, changes));
+                if (_alerts.Pending(AlertRule.NodeSilent)) Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.RecheckAfter);
+                break;
+            case DownCheck:
+                ObservePolls();
                 break;
             case GetNodeStatus:
                 Sender.Tell(Status());
@@ -297,7 +313,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void OnIngested(LinesWritten written)
     {
-        _pushed!.Written(written);
+        Measured(_pushed!.Written(written));
         _health.Counted(written.Outcome.Stored, written.Outcome.Duplicates);
         foreach (var m in written.Outcome.Newest)
             if (m.Measurement.NodeId == (_nodeId ?? _key)) RememberLatest(m);
@@ -374,6 +390,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             identified = true;
         }
         foreach (var m in own) RememberLatest(m);
+        if (_nodeId is not null) Measured(parsed.Lines);
         // The lines' id wins (they are stored under it), but an operator who named the node otherwise should know.
         var note = own.Count == 0 && newest.Count > 0
             ? $"the log's lines carry the id '{newest[0].Measurement.NodeId}', not '{_nodeId}'; they are stored under their own id"
@@ -393,6 +410,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             Log.Info("Node {0} is up again after {1:0.#} minutes down", Name, up.DownFor.TotalMinutes);
             _events.CameUp(up);
         }
+
+        if (succeeded || nodeFailed) ObservePolls();
 
         var outcome = Outcome(succeeded, stored, duplicates, rejected, error);
         foreach (var waiter in _waiters) waiter.Tell(outcome);
@@ -456,6 +475,72 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _latest = candidate;
         _events.LatestChanged(new LatestChanged(candidate), Self);
         _nodeId ??= candidate.Measurement.NodeId;
+    }
+
+    private string AlertNodeId => _nodeId ?? _key;
+
+    /// <summary>
+    /// New lines of the node were stored: each feeds the status-bit rules once, in time order, and the node is not
+    /// silent (its silence timer starts again).
+    /// </summary>
+    private void Measured(IReadOnlyList<Measurement> lines)
+    {
+        var fresh = false;
+        List<Alert>? changes = null;
+        foreach (var line in lines.Count > 1 ? lines.OrderBy(l => l.Timestamp) : (IEnumerable<Measurement>)lines)
+        {
+            if (line.NodeId != _nodeId && line.NodeId != _key || line.Timestamp <= _alerts.SeenUpTo) continue;
+            _alerts.Measured(line.Timestamp, line.Status, Now, AlertNodeId, changes ??= []);
+            fresh = true;
+        }
+        if (!fresh) return;
+        _lastNew = Now;
+        Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.Silent);
+        if (changes is { Count: > 0 }) Tell(changes);
+    }
+
+    /// <summary>After a restart, silence counts from the newest stored row (not later than now), and that row is not new.</summary>
+    private void RestoreSilence(StoredMeasurement latest)
+    {
+        _alerts.RestoreSeenUpTo(latest.Measurement.Timestamp);
+        var at = latest.Measurement.Time < Now ? latest.Measurement.Time : Now;
+        if (_lastNew is not null && _lastNew >= at) return;
+        _lastNew = at;
+        var due = at + _alerts.Options.Silent - Now;
+        Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), due > TimeSpan.Zero ? due : TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// A poll ended or the down timer went off: NodeDown observes how long the polls have failed. While they fail and
+    /// the alert has not fired, the down timer looks again when the threshold is reached (then a minute later).
+    /// </summary>
+    private void ObservePolls()
+    {
+        Publish(changes => _alerts.PollsObserved(_health.FailingSince, Now, AlertNodeId, changes));
+        if (_health.FailingSince is { } since && !_alerts.IsFiring(AlertRule.NodeDown))
+        {
+            var due = _alerts.Pending(AlertRule.NodeDown) ? _alerts.Options.RecheckAfter : since + _alerts.Options.Down - Now;
+            Timers.StartSingleTimer(DownTimer, new DownCheck(), due > TimeSpan.Zero ? due : _alerts.Options.RecheckAfter);
+        }
+        else Timers.Cancel(DownTimer);
+    }
+
+    private void Publish(Action<List<Alert>> evaluate)
+    {
+        var changes = new List<Alert>(0);
+        evaluate(changes);
+        if (changes.Count > 0) Tell(changes);
+    }
+
+    /// <summary>Each transition is logged once, here, and leaves through <see cref="NodeEvents"/>.</summary>
+    private void Tell(List<Alert> changes)
+    {
+        foreach (var alert in changes)
+        {
+            if (alert.State == AlertState.Firing) Log.Warning("Alert {0} firing for node {1} ({2})", alert.AlertName, alert.NodeId, alert.Severity);
+            else Log.Info("Alert {0} resolved for node {1}", alert.AlertName, alert.NodeId);
+            _events.AlertChanged(alert);
+        }
     }
 
     private void PublishStatus() => _events.StatusChanged(Status(), Self);

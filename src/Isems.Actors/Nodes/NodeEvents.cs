@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Hosting;
+using Isems.Actors.Alerts;
 using Isems.Actors.Registry;
 
 namespace Isems.Actors.Nodes;
@@ -30,6 +31,9 @@ public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef s
     public void WentDown(NodeWentDown down) => system.EventStream.Publish(down);
 
     public void CameUp(NodeCameUp up) => system.EventStream.Publish(up);
+
+    /// <summary>A node's alert fired or resolved (rare, once per transition): to the event stream.</summary>
+    public void AlertChanged(Alert alert) => system.EventStream.Publish(new AlertChanged(alert));
 
     /// <summary>
     /// To the registry (found by its marker type in the ActorRegistry). Without one (a one-shot tool, a test of the

@@ -18,6 +18,9 @@ public sealed class NodeHealth
     public DateTimeOffset? DownSince { get; private set; }
     public string? LastError { get; private set; }
     public int ConsecutiveFailures { get; private set; }
+
+    /// <summary>When the current run of failed polls began; null while the last poll succeeded (for NodeDown).</summary>
+    public DateTimeOffset? FailingSince => ConsecutiveFailures > 0 || State == NodeState.Down ? _failingSince : null;
     public long Polls { get; private set; }
     public long FailedPolls { get; private set; }
     public long LinesStored { get; private set; }

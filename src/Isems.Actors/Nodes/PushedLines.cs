@@ -72,7 +72,7 @@ internal sealed class PushedLines(string nodeKey)
     }
 
     /// <summary>A write was committed: its lines are remembered, and every payload that has nothing left to wait for is answered.</summary>
-    public void Written(LinesWritten written)
+    public IReadOnlyList<Measurement> Written(LinesWritten written)
     {
         _writes.Remove(written.CorrelationId, out var write);
         Forget(write!, written.CorrelationId);
@@ -89,6 +89,7 @@ internal sealed class PushedLines(string nodeKey)
             if (--payload.AwaitedWrites > 0 || payload.Failed) continue;
             payload.ReplyTo.Tell(new LinesIngested(nodeKey, payload.Tag, payload.Stored, payload.Duplicates));
         }
+        return write.Lines;
     }
 
     /// <summary>A write failed: every payload waiting on it is told, and offered again by its sender.</summary>

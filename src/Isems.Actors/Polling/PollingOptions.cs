@@ -1,3 +1,5 @@
+using Isems.Actors.Alerts;
+
 namespace Isems.Actors.Polling;
 
 /// <summary>How polled nodes are fetched. Built once from configuration at the edge and passed down.</summary>
@@ -29,4 +31,7 @@ public sealed record PollingOptions
 
     /// <summary>Most polls in progress at once over all nodes (see <see cref="PollGate"/>).</summary>
     public int MaxConcurrentPolls { get; init; } = 32;
+
+    /// <summary>The alert rules' thresholds: the node's actor evaluates them beside its polls (see NodeAlerts).</summary>
+    public AlertOptions Alerts { get; init; } = new();
 }

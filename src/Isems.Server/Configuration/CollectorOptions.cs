@@ -65,6 +65,16 @@ public sealed class CollectorOptions
     [Range(1, 10_080, ErrorMessage = "MQTT_SILENCE_MINUTES must be between 1 and 10080 (a week).")]
     public int MqttSilenceMinutes { get; set; } = 10;
 
+    /// <summary>NodeSilent fires when a node has sent no new measurement for this long (fractions allowed, for tests).</summary>
+    [ConfigurationKeyName("ALERT_SILENT_MINUTES")]
+    [Range(0.05, 10_080, ErrorMessage = "ALERT_SILENT_MINUTES must be between 0.05 and 10080 (a week).")]
+    public double AlertSilentMinutes { get; set; } = 45;
+
+    /// <summary>NodeDown fires when a node's polls have failed for this long.</summary>
+    [ConfigurationKeyName("ALERT_DOWN_MINUTES")]
+    [Range(0.05, 10_080, ErrorMessage = "ALERT_DOWN_MINUTES must be between 0.05 and 10080 (a week).")]
+    public double AlertDownMinutes { get; set; } = 30;
+
     /// <summary>Runs an MQTT broker inside the collector on this port; the bridge then subscribes to it.</summary>
     [ConfigurationKeyName("MQTT_EMBEDDED_BROKER_PORT")]
     [Range(1, 65535, ErrorMessage = "MQTT_EMBEDDED_BROKER_PORT must be a TCP port (1..65535).")]

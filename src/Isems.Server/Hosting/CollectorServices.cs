@@ -1,3 +1,4 @@
+using Isems.Actors.Alerts;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
@@ -147,7 +148,17 @@ public static class CollectorServices
         Timeout = TimeSpan.FromSeconds(options.PollTimeoutSeconds),
         Retries = options.PollRetries,
         Scheduled = scheduled,
+        Alerts = AlertOptions(options),
     };
+
+    private static AlertOptions AlertOptions(CollectorOptions options)
+    {
+        var silent = TimeSpan.FromMinutes(options.AlertSilentMinutes);
+        var down = TimeSpan.FromMinutes(options.AlertDownMinutes);
+        // The second look that fires a time rule comes a minute later, or sooner for thresholds under ten minutes.
+        var recheck = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(1).Ticks, Math.Min(silent.Ticks, down.Ticks) / 10));
+        return new AlertOptions { Silent = silent, Down = down, RecheckAfter = recheck };
+    }
 
     private static MqttSettings MqttOptions(CollectorOptions options)
     {
