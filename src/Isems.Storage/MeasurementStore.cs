@@ -35,7 +35,7 @@ public sealed record WriteOutcome(int Stored, int Duplicates, IReadOnlyList<Stor
 /// duplicates. Writes are meant to come from one writer at a time (they are serialized here anyway); reads run on their
 /// own pooled connections and never wait for the writer. Exceptions propagate: the caller retries.
 /// </summary>
-public sealed class MeasurementStore : IDisposable
+public sealed partial class MeasurementStore : IDisposable
 {
     private const long MigrationLockKey = 0x4953_454D_535F_4442; // "ISEMS_DB": PostgreSQL advisory lock held while migrating
 

@@ -26,6 +26,34 @@ internal static class Schema
 
     public const string BookmarkTable = "log_bookmarks";
 
+    public const string AlertTable = "alerts";
+
+    /// <summary>
+    /// Each alert's transitions (§8), so a restart neither forgets a firing alert nor tells it again. Resolved rows
+    /// older than a week are not read back; they are few (one row per alert that ever fired).
+    /// </summary>
+    private static MigrationStep AlertStep(string text) => new(5, "alerts: firing and resolved, by node, name and start", $$"""
+        CREATE TABLE {{AlertTable}} (
+            node_id {{text}} NOT NULL,
+            alertname {{text}} NOT NULL,
+            severity {{text}} NOT NULL,
+            starts_at BIGINT NOT NULL,
+            ends_at BIGINT NULL,
+            summary {{text}} NOT NULL,
+            PRIMARY KEY (node_id, alertname, starts_at)
+        );
+        CREATE INDEX ix_alerts_ends_at ON {{AlertTable}} (ends_at)
+        """);
+
+    public const string SaveAlertSql = $"""
+        INSERT INTO {AlertTable} (node_id, alertname, severity, starts_at, ends_at, summary)
+        VALUES (@node_id, @alertname, @severity, @starts_at, @ends_at, @summary)
+        ON CONFLICT (node_id, alertname, starts_at) DO UPDATE SET ends_at = excluded.ends_at
+        """;
+
+    public const string AlertsSql =
+        $"SELECT node_id, alertname, severity, starts_at, ends_at, summary FROM {AlertTable} WHERE ends_at IS NULL OR ends_at >= @since";
+
     /// <summary>Where each polled node's log has been read up to, saved with the lines it led to.</summary>
     private static MigrationStep BookmarkStep(string text, string binary) => new(4, "log bookmarks, so a restart resumes each log where it was", $"""
         CREATE TABLE {BookmarkTable} (
@@ -92,6 +120,7 @@ internal static class Schema
         TimestampIndexStep,
         DropTimestampIndexStep,
         BookmarkStep("TEXT", "BLOB"),
+        AlertStep("TEXT"),
     ];
 
     public static readonly IReadOnlyList<MigrationStep> PostgreSqlSteps =
@@ -126,6 +155,7 @@ internal static class Schema
         TimestampIndexStep,
         DropTimestampIndexStep,
         BookmarkStep("text COLLATE \"C\"", "bytea"),
+        AlertStep("text COLLATE \"C\""),
     ];
 
     public static IReadOnlyList<MigrationStep> Steps(DatabaseKind kind) =>

@@ -74,10 +74,15 @@ public sealed class NodeAlerts(AlertOptions options)
     public IReadOnlyCollection<string> Muted => (IReadOnlyCollection<string>?)_muted ?? [];
 
     /// <summary>An alert that was firing before a restart goes on firing, with its startsAt, without being told again.</summary>
-    public void Restore(string alertName, DateTimeOffset startsAt, long seenUpTo)
+    public void Restore(string alertName, DateTimeOffset startsAt) => _tracks[alertName] = new Track { StartsAt = startsAt };
+
+    /// <summary>What goes with the node when it moves to another key: the alerts firing and what was observed.</summary>
+    public NodeAlertsCarry Carry(DateTimeOffset? lastNew) => new(Firing.ToList(), SeenUpTo, lastNew);
+
+    public void TakeUp(NodeAlertsCarry carried)
     {
-        _tracks[alertName] = new Track { StartsAt = startsAt };
-        if (seenUpTo > SeenUpTo) SeenUpTo = seenUpTo;
+        foreach (var (name, startsAt) in carried.Firing) Restore(name, startsAt);
+        RestoreSeenUpTo(carried.SeenUpTo);
     }
 
     public void RestoreSeenUpTo(long seenUpTo)
@@ -121,3 +126,6 @@ public sealed class NodeAlerts(AlertOptions options)
         return new Alert(name, nodeId, rule.Severity, state, startsAt, endsAt, $"{nodeId}: {rule.Summary}");
     }
 }
+
+/// <summary>A node's alert state as plain data, moving with the node from its address to its id.</summary>
+public sealed record NodeAlertsCarry(IReadOnlyList<(string AlertName, DateTimeOffset StartsAt)> Firing, long SeenUpTo, DateTimeOffset? LastNew);

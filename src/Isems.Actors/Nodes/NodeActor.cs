@@ -154,6 +154,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case IngestLines ingest:
                 OnIngest(ingest);
                 break;
+            case RestoreAlerts restore:
+                foreach (var alert in restore.Firing) _alerts.Restore(alert.AlertName, alert.StartsAt);
+                break;
             case SilenceCheck when _lastNew is { } lastNew:
                 Publish(changes => _alerts.SilenceChecked(lastNew, Now, AlertNodeId, changes));
                 if (_alerts.Pending(AlertRule.NodeSilent)) Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.RecheckAfter);
@@ -195,6 +198,17 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         _health.TakeUp(moved.Status);
         if (moved.Status.Latest is { } latest) RememberLatest(latest);
+        if (moved.Alerts is { } alerts)
+        {
+            // The alerts go on as they were under the address: firing ones are not told again; silence counts on.
+            _alerts.TakeUp(alerts);
+            if (alerts.LastNew is { } lastNew && (_lastNew is null || _lastNew < lastNew))
+            {
+                _lastNew = lastNew;
+                var due = lastNew + _alerts.Options.Silent - Now;
+                Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), due > TimeSpan.Zero ? due : TimeSpan.Zero);
+            }
+        }
         // Read on exactly from where the actor under the address stopped, as it would have.
         if (moved.Position is { } p && _logUrl is null)
         {
@@ -216,7 +230,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     }
 
     private NodeSnapshot Snapshot() => new(Status(), _logUrl is null ? null : new LogBookmark(
-        _key, _logUrl.ToString(), _position.Offset, _position.PrefixHash, _position.TailHash, _position.TailLength, _nodeId));
+        _key, _logUrl.ToString(), _position.Offset, _position.PrefixHash, _position.TailHash, _position.TailLength, _nodeId),
+        _alerts.Carry(_lastNew));
 
     private void OnPollNow()
     {
@@ -539,7 +554,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         {
             if (alert.State == AlertState.Firing) Log.Warning("Alert {0} firing for node {1} ({2})", alert.AlertName, alert.NodeId, alert.Severity);
             else Log.Info("Alert {0} resolved for node {1}", alert.AlertName, alert.NodeId);
-            _events.AlertChanged(alert);
+            _events.AlertChanged(alert, Self);
         }
     }
 

@@ -32,8 +32,19 @@ public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef s
 
     public void CameUp(NodeCameUp up) => system.EventStream.Publish(up);
 
-    /// <summary>A node's alert fired or resolved (rare, once per transition): to the event stream.</summary>
-    public void AlertChanged(Alert alert) => system.EventStream.Publish(new AlertChanged(alert));
+    private IActorRef? _alerts;
+
+    /// <summary>
+    /// A node's alert fired or resolved (rare, once per transition): to the alert book (found by its type in the
+    /// ActorRegistry: it keeps the read model and saves the transition), and to the event stream.
+    /// </summary>
+    public void AlertChanged(Alert alert, IActorRef node)
+    {
+        var changed = new AlertChanged(alert);
+        if (_alerts is null && ActorRegistry.For(system).TryGet<AlertBookActor>(out var book)) _alerts = book;
+        _alerts?.Tell(changed, node);
+        system.EventStream.Publish(changed);
+    }
 
     /// <summary>
     /// To the registry (found by its marker type in the ActorRegistry). Without one (a one-shot tool, a test of the

@@ -29,7 +29,7 @@ public sealed record StartPolling(
 /// A node's record as plain data, to go on under another key: its status (health, counters, newest row) and where its
 /// log was read up to.
 /// </summary>
-public sealed record NodeSnapshot(NodeStatus Status, LogBookmark? Position);
+public sealed record NodeSnapshot(NodeStatus Status, LogBookmark? Position, Isems.Actors.Alerts.NodeAlertsCarry? Alerts = null);
 
 /// <summary>A node's own interval and timeout; null keeps the collector's defaults.</summary>
 public sealed record NodePollSettings(TimeSpan? Interval, TimeSpan? Timeout);
@@ -53,6 +53,9 @@ public sealed record NodeRetired(string NodeKey, string? NodeId, int RowsDeleted
 public sealed record ResumeLog(string NodeKey, LogBookmark Bookmark) : INodeMessage;
 
 /// <summary>The node's newest stored row, read back from the database at start.</summary>
+/// <summary>The node's alerts that were firing before the last stop: it goes on from them without telling them again.</summary>
+public sealed record RestoreAlerts(string NodeKey, IReadOnlyList<Isems.Actors.Alerts.Alert> Firing) : INodeMessage;
+
 public sealed record RestoreLatest(string NodeKey, StoredMeasurement Latest) : INodeMessage;
 
 /// <summary>

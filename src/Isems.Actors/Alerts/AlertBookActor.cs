@@ -1,0 +1,119 @@
+using Akka.Actor;
+using Akka.Event;
+using Isems.Storage;
+
+namespace Isems.Actors.Alerts;
+
+/// <summary>The alerts firing and those resolved since a week, optionally of one node or in one state.</summary>
+public sealed record GetAlerts(string? NodeId = null, AlertState? State = null);
+
+public sealed record AlertList(IReadOnlyList<Alert> Alerts);
+
+/// <summary>
+/// A transition is in the database: published (event stream) for the deliveries, which so never tell an alert that a
+/// restart would forget, and never tell one twice.
+/// </summary>
+public sealed record AlertRecorded(Alert Alert);
+
+/// <summary>
+/// The fleet's alerts: the read model <c>GET /alerts</c> and <c>isems_alerts_firing</c> answer from, kept current by the
+/// node actors (through NodeEvents), and the writer of each transition to the <c>alerts</c> table, so a restart neither
+/// forgets nor re-sends one. Writes go in batches, one at a time, retried with backoff while the database is away;
+/// a transition is published as <see cref="AlertRecorded"/> once it is saved.
+/// </summary>
+public sealed class AlertBookActor : ReceiveActor, IWithTimers
+{
+    public static readonly TimeSpan ResolvedKept = TimeSpan.FromDays(7);
+    private static readonly TimeSpan RetryMin = TimeSpan.FromSeconds(1), RetryMax = TimeSpan.FromMinutes(1);
+
+    private sealed record Saved(IReadOnlyList<Alert> Alerts);
+    private sealed record NotSaved(IReadOnlyList<Alert> Alerts, string Reason);
+    private sealed record SaveAgain;
+
+    private readonly MeasurementStore _store;
+    private readonly Dictionary<(string Node, string Name), Alert> _firing = new();
+    private readonly List<Alert> _resolved = [];
+    private List<Alert> _unsaved = [];
+    private bool _saving;
+    private int _failures;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(MeasurementStore store, IReadOnlyList<Alert> restored) =>
+        Akka.Actor.Props.Create(() => new AlertBookActor(store, restored));
+
+    public AlertBookActor(MeasurementStore store, IReadOnlyList<Alert> restored)
+    {
+        _store = store;
+        foreach (var alert in restored) Keep(alert);
+
+        Receive<AlertChanged>(changed =>
+        {
+            Keep(changed.Alert);
+            _unsaved.Add(changed.Alert);
+            Save();
+        });
+        Receive<GetAlerts>(query => Sender.Tell(new AlertList(Select(query))));
+        Receive<Saved>(saved =>
+        {
+            _saving = false;
+            _failures = 0;
+            foreach (var alert in saved.Alerts) Context.System.EventStream.Publish(new AlertRecorded(alert));
+            Save();
+        });
+        Receive<NotSaved>(failed =>
+        {
+            _saving = false;
+            _unsaved.InsertRange(0, failed.Alerts);
+            var delay = Backoff.Exponential(RetryMin, RetryMax, _failures++);
+            _log.Warning("{0} alert transitions not saved ({1}); trying again in {2:0.#} s", failed.Alerts.Count, failed.Reason, delay.TotalSeconds);
+            Timers.StartSingleTimer("save", new SaveAgain(), delay);
+        });
+        Receive<SaveAgain>(_ => Save());
+    }
+
+    /// <summary>The restored alerts that are still firing, for their node actors to go on from.</summary>
+    public static IReadOnlyList<Alert> FromStore(IEnumerable<StoredAlert> stored) => stored.Select(s => new Alert(
+        s.AlertName, s.NodeId, s.Severity, s.EndsAtMs is null ? AlertState.Firing : AlertState.Resolved,
+        DateTimeOffset.FromUnixTimeMilliseconds(s.StartsAtMs),
+        s.EndsAtMs is { } end ? DateTimeOffset.FromUnixTimeMilliseconds(end) : null, s.Summary)).ToList();
+
+    private void Keep(Alert alert)
+    {
+        var key = (alert.NodeId, alert.AlertName);
+        if (alert.State == AlertState.Firing) _firing[key] = alert;
+        else
+        {
+            _firing.Remove(key);
+            _resolved.Add(alert);
+        }
+    }
+
+    private List<Alert> Select(GetAlerts query)
+    {
+        var since = Context.System.Scheduler.Now - ResolvedKept;
+        _resolved.RemoveAll(a => a.EndsAt < since);
+        IEnumerable<Alert> all = query.State switch
+        {
+            AlertState.Firing => _firing.Values,
+            AlertState.Resolved => _resolved,
+            _ => _firing.Values.Concat(_resolved),
+        };
+        if (query.NodeId is { } node) all = all.Where(a => a.NodeId == node);
+        // Firing first, then the newest first: what needs attention leads.
+        return all.OrderBy(a => a.State).ThenByDescending(a => a.EndsAt ?? a.StartsAt).ThenBy(a => a.NodeId, StringComparer.Ordinal)
+            .ThenBy(a => a.AlertName, StringComparer.Ordinal).ToList();
+    }
+
+    private void Save()
+    {
+        if (_saving || _unsaved.Count == 0) return;
+        _saving = true;
+        var batch = _unsaved;
+        _unsaved = [];
+        _store.SaveAlertsAsync(batch.Select(a => new StoredAlert(a.NodeId, a.AlertName, a.Severity, a.StartsAt.ToUnixTimeMilliseconds(),
+                a.EndsAt?.ToUnixTimeMilliseconds(), a.Summary)).ToList())
+            .PipeTo(Self, success: () => new Saved(batch), failure: e => new NotSaved(batch, e.GetBaseException().Message));
+    }
+}
