@@ -16,6 +16,7 @@ public static class CollectorApp
     {
         builder.AddIsemsLogging();
         builder.Services.AddIsemsCollector(builder.Configuration);
+        builder.Services.AddIsemsTelemetry(builder.Configuration);
         builder.Services.AddProblemDetails();
         builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>
             policy.AllowAnyOrigin().AllowAnyHeader().WithMethods("GET", "HEAD", "OPTIONS")));
@@ -33,6 +34,7 @@ public static class CollectorApp
         app.UseCors();
         app.MapControllers();
         app.MapIsemsHealth();
+        app.MapIsemsMetrics();
         app.MapOpenApi();
         app.MapScalarApiReference("/docs", docs => docs
             .WithTitle("ISEMS collector API")
