@@ -1,7 +1,9 @@
 using Isems.Api;
+using Isems.Api.Admin;
 using Isems.Api.Controllers;
 using Isems.Api.Health;
 using Isems.Api.Json;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Scalar.AspNetCore;
 
 namespace Isems.Server.Hosting;
@@ -18,9 +20,17 @@ public static class CollectorApp
         builder.Services.AddIsemsCollector(builder.Configuration);
         builder.Services.AddIsemsTelemetry(builder.Configuration);
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<BadRequestHandler>();
         builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>
             policy.AllowAnyOrigin().AllowAnyHeader().WithMethods("GET", "HEAD", "OPTIONS")));
-        builder.Services.AddControllers()
+        builder.Services.AddControllers(mvc =>
+            {
+                // No endpoint takes a form: a form body sent anyway is not parsed (a malformed one threw from MVC's
+                // form readers, a 500).
+                mvc.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
+                mvc.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();
+                mvc.ValueProviderFactories.RemoveType<FormFileValueProviderFactory>();
+            })
             .AddApplicationPart(typeof(MeasurementsController).Assembly)
             .AddJsonOptions(json => json.JsonSerializerOptions.Converters.Add(new UtcTimeConverter()));
         builder.Services.AddIsemsOpenApi();
@@ -30,6 +40,7 @@ public static class CollectorApp
     public static WebApplication MapCollectorApp(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseAdminBodyLimit();
         app.UseStatusCodePages();
         app.UseCors();
         app.MapControllers();
