@@ -47,9 +47,16 @@ public static class CollectorApp
         app.MapIsemsHealth();
         app.MapIsemsMetrics();
         app.MapOpenApi();
+        // For operators reading what the collector answers: none of the vendor's own offers (its deploy and SDK
+        // toolbar, its AI chat, MCP), no telemetry to the vendor, no fonts from its CDN.
         app.MapScalarApiReference("/docs", docs => docs
-            .WithTitle("ISEMS collector API")
-            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+            .WithTitle("ISEMS collector API: operator reference")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            .HideDeveloperTools()
+            .DisableAgent()
+            .DisableMcp()
+            .DisableTelemetry()
+            .DisableDefaultFonts());
         return app;
     }
 }
