@@ -140,6 +140,7 @@ public sealed class ObservabilityTests : ServerTestBase
     {
         await using var host = new CollectorHost(Settings());
         var document = await host.CreateClient().GetStringAsync("/openapi/v1.json");
+        var docs = await host.CreateClient().GetStringAsync("/docs/");
         File.WriteAllText(Temp.File("openapi.json"), document);
 
         var redocly = await Redocly.PathAsync();
@@ -147,6 +148,12 @@ public sealed class ObservabilityTests : ServerTestBase
 
         Assert.True(exit == 0, $"redocly lint found errors:\n{output}");
         Assert.DoesNotContain(" error ", output);
+        // The reference page, for operators: none of the vendor's toolbar (deploy, SDKs), AI chat or MCP offers.
+        Assert.Contains("<title>ISEMS collector API: operator reference</title>", docs);
+        Assert.Contains("\"showDeveloperTools\":\"never\"", docs);
+        Assert.Contains("\"agent\":{\"disabled\":true}", docs);
+        Assert.Contains("\"mcp\":{\"disabled\":true}", docs);
+        Assert.Contains("\"telemetry\":false", docs);
     }
 
     private static async Task<(int Exit, string Output)> RunAsync(string file, string[] arguments, string? input)
