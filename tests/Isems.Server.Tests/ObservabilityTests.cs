@@ -102,7 +102,7 @@ public sealed class ObservabilityTests : ServerTestBase
     }
 
     [Fact]
-    public async Task With_an_OTLP_endpoint_a_poll_is_one_trace_with_its_fetch_parse_write_and_commit_and_metrics_go_too()
+    public async Task With_an_OTLP_endpoint_a_poll_is_one_trace_with_its_fetch_parse_write_and_commit_an_MQTT_message_a_span_and_metrics_go_too()
     {
         await using var receiver = await OtlpReceiver.StartAsync();
         var node = Fleet.AddNode("Traced", historyLines: 6);
@@ -111,8 +111,17 @@ public sealed class ObservabilityTests : ServerTestBase
         settings["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf";
         settings["OTEL_BSP_SCHEDULE_DELAY"] = "200";
         settings["OTEL_METRIC_EXPORT_INTERVAL"] = "500";
+        var brokerPort = Ports.Free();
+        settings["MQTT_EMBEDDED_BROKER_PORT"] = brokerPort.ToString();
         await using var collector = await CollectorProcess.StartAsync(settings, Temp.Path);
         await AddNodeAsync(collector, "Traced", node.LogUrl);
+        using (var client = collector.CreateClient())
+            await Eventually(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>(), "the MQTT link");
+        using var publisher = new MQTTnet.MqttClientFactory().CreateMqttClient();
+        await publisher.ConnectAsync(new MQTTnet.MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", brokerPort).Build());
+        var line = Isems.Simulator.SimulatedLines.Esp("Traced-Esp", DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60);
+        await publisher.PublishAsync(new MQTTnet.MqttApplicationMessageBuilder().WithTopic("/isems/Traced-Esp/csvlog")
+            .WithPayload(Encoding.UTF8.GetBytes(line)).WithQualityOfServiceLevel(MQTTnet.Protocol.MqttQualityOfServiceLevel.AtLeastOnce).Build());
 
         List<Span> spans = [];
         Span? poll = null;
@@ -121,7 +130,8 @@ public sealed class ObservabilityTests : ServerTestBase
             spans = receiver.Spans();
             poll = spans.FirstOrDefault(s => s.Name == "poll" && s.Attributes.Contains("Traced"));
             return poll is not null && spans.Any(s => s.Name == "commit" && s.TraceId == poll.TraceId)
-                   && spans.Any(s => s.Name.StartsWith("POST", StringComparison.Ordinal));
+                   && spans.Any(s => s.Name.StartsWith("POST", StringComparison.Ordinal))
+                   && spans.Any(s => s.Name == "mqtt message");
         }, "the poll's trace at the receiver", TimeSpan.FromSeconds(30));
 
         var trace = spans.Where(s => s.TraceId == poll!.TraceId).ToList();
@@ -132,6 +142,8 @@ public sealed class ObservabilityTests : ServerTestBase
         Assert.Empty(poll!.ParentId);
         // The API request that added the node: a span of its own, named by its route.
         Assert.True(spans.Any(s => s.Name is "POST admin/nodes" or "POST /admin/nodes"), string.Join(", ", spans.Select(s => s.Name).Distinct()));
+        // The pushed message: a span of its own, from its arrival to its acknowledgement after the commit.
+        Assert.Contains("/isems/Traced-Esp/csvlog", spans.Single(s => s.Name == "mqtt message").Attributes);
         await Eventually(() => receiver.MetricsContain("isems_polls"), "the collector's metrics over OTLP", TimeSpan.FromSeconds(15));
     }
 
