@@ -48,7 +48,7 @@ public static class CollectorApp
         app.MapIsemsMetrics();
         app.MapOpenApi();
         // For operators reading what the collector answers: none of the vendor's own offers (its deploy and SDK
-        // toolbar, its AI chat, MCP), no telemetry to the vendor, no fonts from its CDN.
+        // toolbar, its AI chat, MCP, its "Powered by" link), no telemetry to the vendor, no fonts from its CDN.
         app.MapScalarApiReference("/docs", docs => docs
             .WithTitle("ISEMS collector API: operator reference")
             .WithOpenApiRoutePattern("/openapi/{documentName}.json")
@@ -56,7 +56,9 @@ public static class CollectorApp
             .DisableAgent()
             .DisableMcp()
             .DisableTelemetry()
-            .DisableDefaultFonts());
+            .DisableDefaultFonts()
+            // The sidebar's "Powered by" link, with the vendor's campaign parameters.
+            .WithCustomCss("a[href*='utm_source=powered-by'] { display: none !important; }"));
         return app;
     }
 }
