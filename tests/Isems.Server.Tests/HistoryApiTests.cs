@@ -302,3 +302,30 @@ public sealed class HistoryApiTests : ServerTestBase
         Assert.True(peak < 16_000_000, $"heap grew by {peak:N0} bytes while {read:N0} were exported");
     }
 }
+
+public sealed class HistoryApiDocumentTests : ServerTestBase
+{
+    [Fact]
+    public async Task The_openapi_document_describes_history_and_export_with_their_parameters_and_400s()
+    {
+        await using var host = new CollectorHost(Settings());
+        var document = JsonNode.Parse(await host.CreateClient().GetStringAsync("/openapi/v1.json"))!;
+        foreach (var (path, parameters) in new[]
+                 {
+                     ("/measurements/{nodeId}/history", new[] { "nodeId", "from", "to", "bucket", "fields" }),
+                     ("/measurements/{nodeId}/export", new[] { "nodeId", "from", "to", "format" }),
+                     ("/measurements/export", new[] { "from", "to", "format" }),
+                 })
+        {
+            var operation = document["paths"]![path]!["get"]!;
+            Assert.False(string.IsNullOrEmpty((string?)operation["summary"]), path);
+            Assert.False(string.IsNullOrEmpty((string?)operation["operationId"]), path);
+            Assert.Equal("measurements", (string)operation["tags"]![0]!);
+            Assert.NotNull(operation["responses"]!["400"]!["content"]!["application/problem+json"]);
+            Assert.Equal(parameters, operation["parameters"]!.AsArray().Select(p => (string)p!["name"]!));
+            Assert.All(operation["parameters"]!.AsArray(), p => Assert.False(string.IsNullOrEmpty((string?)p!["description"]), $"{path} {p!["name"]}"));
+            Assert.Equal(0, operation["security"]!.AsArray().Count);
+        }
+        Assert.Contains(document["tags"]!.AsArray(), t => (string)t!["name"]! == "measurements" && !string.IsNullOrEmpty((string?)t["description"]));
+    }
+}
