@@ -42,11 +42,11 @@ public static class HistoryJsonWriter
             if (history.RawDeletedBefore is { } before)
                 writer.WriteString("rawDeletedBefore", HistoryParameters.Iso(before));
             writer.WriteStartArray("points");
+            Span<char> time = stackalloc char[20];
             foreach (var point in history.Points)
             {
                 var a = point.Aggregate;
                 writer.WriteStartObject();
-                Span<char> time = stackalloc char[20];
                 DateTimeOffset.FromUnixTimeSeconds(point.Start).UtcDateTime.TryFormat(time, out var written, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
                 writer.WriteString(Time, time[..written]);
                 if (keep is null || keep.Contains("count")) writer.WriteNumber(Count, a.Count);
