@@ -12,7 +12,7 @@ public static class ApiDocument
 
     private static readonly Dictionary<string, string> TagDescriptions = new(StringComparer.Ordinal)
     {
-        ["Measurements"] = "The stored measurements, in the original collector's JSON (what the isems-app reads)",
+        ["Measurements"] = "The stored measurements: the newest per node in the original collector's JSON (what the isems-app reads), a node's history over any range (raw or in exact buckets), and exports as CSV or lines",
         ["Nodes"] = "Each node's health: polling state, last error, lines stored",
         ["Mqtt"] = "The link to the MQTT broker that pushing nodes publish to",
         ["AdminNodes"] = "Adding, changing and removing nodes at runtime (needs the admin token)",
