@@ -26,13 +26,17 @@ internal static class Schema
 
     public const string BookmarkTable = "log_bookmarks";
 
+    /// <summary>Hourly and daily rollups per node, and each node's raw-row horizon, built from the rows already stored.</summary>
+    private static MigrationStep RollupStep(DatabaseKind kind) =>
+        new(5, "hourly and daily rollups per node, and the horizon of deleted raw rows", Rollups.CreateSql(kind));
+
     public const string AlertTable = "alerts";
 
     /// <summary>
     /// Each alert's transitions (§8), so a restart neither forgets a firing alert nor tells it again. Resolved rows
     /// older than a week are not read back; they are few (one row per alert that ever fired).
     /// </summary>
-    private static MigrationStep AlertStep(string text) => new(5, "alerts: firing and resolved, by node, name and start", $$"""
+    private static MigrationStep AlertStep(string text) => new(6, "alerts: firing and resolved, by node, name and start", $$"""
         CREATE TABLE {{AlertTable}} (
             node_id {{text}} NOT NULL,
             alertname {{text}} NOT NULL,
@@ -120,6 +124,7 @@ internal static class Schema
         TimestampIndexStep,
         DropTimestampIndexStep,
         BookmarkStep("TEXT", "BLOB"),
+        RollupStep(DatabaseKind.Sqlite),
         AlertStep("TEXT"),
     ];
 
@@ -155,6 +160,7 @@ internal static class Schema
         TimestampIndexStep,
         DropTimestampIndexStep,
         BookmarkStep("text COLLATE \"C\"", "bytea"),
+        RollupStep(DatabaseKind.PostgreSql),
         AlertStep("text COLLATE \"C\""),
     ];
 

@@ -59,7 +59,7 @@ public sealed class FleetStatusActor : ReceiveActor
     {
         if (_byKey.TryGetValue(id, out var entry)) return StatusOf(entry);
         foreach (var e in _byKey.Values)
-            if ((e.Status?.NodeId ?? e.Blank!.NodeId) == id) return StatusOf(e);
+            if ((e.Status is { } status ? status.NodeId : e.Blank!.NodeId) == id) return StatusOf(e);
         return null;
     }
 

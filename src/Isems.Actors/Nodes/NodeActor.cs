@@ -48,6 +48,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private bool _enabled = true;
     private readonly PollCycle _cycle;
     private readonly NodeHealth _health = new();
+    private PollTrace? _trace; // the poll's spans, only while a tracer listens
     private PushedLines? _pushed; // made when the node first pushes
     private LogPosition _position = LogPosition.Start;
     private LogBookmark? _resumeFrom; // saved before the last stop; taken up when the node is told its log URL
@@ -346,6 +347,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         _holdingSlot = true;
         _health.Attempted(Now);
+        _trace = PollTrace.Start(_key, _logUrl!);
         _fetcher.FetchAsync(_logUrl!, _position, _cycle.Timeout).PipeTo(Self,
             success: result => new Fetched(result),
             failure: error => new Fetched(new FetchFailed(error.Message)));
@@ -354,10 +356,13 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private void OnFetched(FetchResult result)
     {
         _health.Fetched(result.WireBytes);
+        _trace?.Fetched(result);
         switch (result)
         {
             case LogFetched log:
+                _trace?.Step("parse");
                 var parsed = LineParser.ParsePayload(log.Content.Span, Now.ToUnixTimeSeconds());
+                _trace?.Parsed(parsed);
                 _metrics.Rejected(parsed.Rejections);
                 if (log.FromStart && _position.Offset > 0)
                     Log.Debug("Node {0}: reading the whole log again (rotated, or Range not honoured)", Name);
@@ -371,7 +376,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _writing = (++_correlation, log.Next, parsed);
                 var next = log.Next;
                 _writer.Tell(new WriteLines(parsed.Lines, _correlation, new LogBookmark(
-                    _key, _logUrl!.ToString(), next.Offset, next.PrefixHash, next.TailHash, next.TailLength, parsed.Lines[^1].NodeId)));
+                    _key, _logUrl!.ToString(), next.Offset, next.PrefixHash, next.TailHash, next.TailLength, parsed.Lines[^1].NodeId),
+                    _trace?.Step("write") ?? default));
                 break;
 
             case LogMissing:
@@ -418,6 +424,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)
     {
+        _trace?.End(stored, duplicates, succeeded ? null : error);
+        _trace = null;
         LeaveGate();
         _health.Counted(stored, duplicates);
         if (_health.Ended(_key, Now, succeeded, nodeFailed, rejected, error) is { } up)
@@ -461,6 +469,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
+        _trace?.End(0, 0, "the node's actor stopped");
         LeaveGate();
         _events.Stopped(_key, Self);
     }

@@ -13,6 +13,7 @@ public sealed class AlertsController(ActorAsk<AlertBookActor> ask) : ControllerB
 {
     /// <param name="nodeId">Only this node's alerts.</param>
     /// <param name="state"><c>firing</c> or <c>resolved</c>; both when left out.</param>
+    /// <param name="cancellationToken">The request's.</param>
     [HttpGet]
     [EndpointSummary("The alerts firing, and those resolved in the last 7 days")]
     [ProducesResponseType<AlertListJson>(StatusCodes.Status200OK)]

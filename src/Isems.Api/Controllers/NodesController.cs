@@ -16,6 +16,7 @@ public sealed class NodesController(NodeQueries queries, ActorAsk<FleetStatusAct
 {
     /// <summary>Every node's status, from the read model the node actors keep current; one body per version.</summary>
     [HttpGet]
+    [EndpointSummary("Every node's health: state, last attempt and success, last error, lines stored")]
     [ProducesResponseType<NodeStatusList>(StatusCodes.Status200OK)]
     public async Task<IActionResult> All(CancellationToken cancellationToken)
     {
@@ -25,6 +26,7 @@ public sealed class NodesController(NodeQueries queries, ActorAsk<FleetStatusAct
     }
 
     [HttpGet("{nodeId}")]
+    [EndpointSummary("One node's health")]
     [ProducesResponseType<NodeStatusJson>(StatusCodes.Status200OK)]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public async Task<IActionResult> One(string nodeId, CancellationToken cancellationToken) =>

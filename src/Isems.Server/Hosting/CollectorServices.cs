@@ -14,7 +14,6 @@ using Isems.Actors.Writing;
 using Isems.Api;
 using Isems.Api.Controllers;
 using Isems.Api.Health;
-using Isems.Api.Metrics;
 using Isems.Actors;
 using System.Diagnostics.Metrics;
 using Isems.Server.Configuration;
@@ -42,7 +41,6 @@ public static class CollectorServices
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton(sp => new CollectorMetrics(sp.GetRequiredService<IMeterFactory>()));
-        services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<IMeterFactory>()));
         services.AddIsemsReadiness();
         services.AddSingleton(sp => ConfiguredNodes(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
         services.AddSingleton(sp => PollingOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value, scheduled));
@@ -64,8 +62,9 @@ public static class CollectorServices
         {
             var options = sp.GetRequiredService<IOptions<CollectorOptions>>().Value;
             var store = sp.GetRequiredService<MeasurementStore>();
-            // Listening before the first measurement is recorded, so /metrics misses none.
-            sp.GetRequiredService<PrometheusExporter>();
+            // Listening before the first measurement is recorded, so /metrics misses none (the web host's metrics
+            // pipeline; update-data has none).
+            sp.GetService<OpenTelemetry.Metrics.MeterProvider>();
             var metrics = sp.GetRequiredService<CollectorMetrics>();
             var journal = store.Target.RegistryJournal();
             akka.AddHocon(LoadHocon(options), HoconAddMode.Prepend)
@@ -108,6 +107,7 @@ public static class CollectorServices
     {
         MaxAge = options.RetentionDays is { } days ? TimeSpan.FromDays(days) : null,
         RowsPerNode = options.RetentionRowsPerNode,
+        RollupMaxAge = options.RetentionRollupDays is { } rollupDays ? TimeSpan.FromDays(rollupDays) : null,
     };
 
     private static Config LoadHocon(CollectorOptions options)
