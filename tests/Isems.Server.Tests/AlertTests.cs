@@ -59,6 +59,10 @@ public sealed class AlertTests : ServerTestBase
             batteryStartsAt = (string)battery["startsAt"]!;
             silentStartsAt = (string)Find(alerts, "NodeSilent")!["startsAt"]!;
             Assert.Empty(await Alerts(client, "?nodeId=another-node"));
+            var metrics = await client.GetStringAsync("/metrics");
+            Assert.Contains("isems_alerts_firing{alertname=\"BatteryLow\",severity=\"critical\"} 1", metrics);
+            Assert.Contains("isems_alerts_firing{alertname=\"NodeSilent\",severity=\"warning\"} 1", metrics);
+            Assert.Contains("isems_alerts_firing{alertname=\"BatteryCold\",severity=\"warning\"} 0", metrics);
             await Eventually(() => SavedTransitions() == 2, "both transitions saved");
         }
 
@@ -83,6 +87,7 @@ public sealed class AlertTests : ServerTestBase
         Assert.NotNull((string?)Find(resolved, "BatteryLow")!["endsAt"]);
         Assert.Equal(silentStartsAt, (string)Find(resolved, "NodeSilent")!["startsAt"]!);
         Assert.Empty(await Alerts(after, "?state=firing"));
+        Assert.Contains("isems_alerts_firing{alertname=\"BatteryLow\",severity=\"critical\"} 0", await after.GetStringAsync("/metrics"));
     }
 
     [Fact]

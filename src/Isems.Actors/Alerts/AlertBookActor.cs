@@ -9,6 +9,14 @@ public sealed record GetAlerts(string? NodeId = null, AlertState? State = null);
 
 public sealed record AlertList(IReadOnlyList<Alert> Alerts);
 
+/// <summary>How many alerts fire, by alert name (every rule named, zero included), for <c>isems_alerts_firing</c>.</summary>
+public sealed record GetFiringCounts
+{
+    public static readonly GetFiringCounts Instance = new();
+}
+
+public sealed record FiringCounts(IReadOnlyDictionary<string, int> ByAlertName);
+
 /// <summary>
 /// A transition is in the database: published (event stream) for the deliveries, which so never tell an alert that a
 /// restart would forget, and never tell one twice.
@@ -55,6 +63,12 @@ public sealed class AlertBookActor : ReceiveActor, IWithTimers
             Save();
         });
         Receive<GetAlerts>(query => Sender.Tell(new AlertList(Select(query))));
+        Receive<GetFiringCounts>(_ =>
+        {
+            var counts = AlertRule.All.ToDictionary(r => r.Name, _ => 0);
+            foreach (var alert in _firing.Values) counts[alert.AlertName]++;
+            Sender.Tell(new FiringCounts(counts));
+        });
         Receive<Saved>(saved =>
         {
             _saving = false;

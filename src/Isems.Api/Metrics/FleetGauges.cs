@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using Akka.Actor;
 using Akka.Hosting;
 using Isems.Actors;
+using Isems.Actors.Alerts;
 using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
 using Isems.Api.Controllers;
@@ -25,7 +26,7 @@ public sealed class FleetGauges
     private readonly ApiOptions _options;
     private readonly TimeProvider _clock;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
-    private volatile Snapshot _snapshot = new(null, null, DateTimeOffset.MinValue);
+    private volatile Snapshot _snapshot = new(null, null, null, DateTimeOffset.MinValue);
 
     public FleetGauges(IMeterFactory factory, ActorAsk<FleetStatusActor> nodes, ActorRegistry registry, ApiOptions options, TimeProvider clock)
     {
@@ -50,6 +51,11 @@ public sealed class FleetGauges
                 ? m.Dropped.Select(d => new Measurement<long>(d.Value, new KeyValuePair<string, object?>("kind", d.Key))).ToArray()
                 : []),
             description: "Messages acknowledged without storing anything, by kind");
+        meter.CreateObservableGauge("isems_alerts_firing", () => Read<int>(s => s.Alerts is { } alerts
+                ? AlertRule.All.Select(r => new Measurement<int>(alerts.ByAlertName.GetValueOrDefault(r.Name),
+                    new KeyValuePair<string, object?>("alertname", r.Name), new KeyValuePair<string, object?>("severity", r.Severity))).ToArray()
+                : []),
+            description: "Alerts firing (SPEC §8), by alert name and severity");
     }
 
     /// <summary>Asks the node manager and the broker link for their state; what does not answer in time is left out.</summary>
@@ -71,7 +77,19 @@ public sealed class FleetGauges
                     // the link's series are left out until it answers
                 }
             }
-            _snapshot = new Snapshot(fleet, mqtt, _clock.GetUtcNow());
+            FiringCounts? alerts = null;
+            if (_registry.TryGet<AlertBookActor>(out var book))
+            {
+                try
+                {
+                    alerts = await book.Ask<FiringCounts>(GetFiringCounts.Instance, _options.AskTimeout, cancellationToken);
+                }
+                catch (AskTimeoutException)
+                {
+                    // left out until the alert book answers
+                }
+            }
+            _snapshot = new Snapshot(fleet, mqtt, alerts, _clock.GetUtcNow());
         }
         finally
         {
@@ -112,5 +130,5 @@ public sealed class FleetGauges
         return fleet.Nodes.Count(n => n.Latest is null || n.Latest.Measurement.Timestamp <= cutoff);
     }
 
-    private sealed record Snapshot(FleetStatus? Fleet, MqttStatus? Mqtt, DateTimeOffset Taken);
+    private sealed record Snapshot(FleetStatus? Fleet, MqttStatus? Mqtt, FiringCounts? Alerts, DateTimeOffset Taken);
 }
