@@ -9,6 +9,7 @@ need_pkg() { dpkg -s "$1" >/dev/null 2>&1; }
 missing=()
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+[ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)   # the alert delivery tests post to a real one
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)   # another process holding the database's lock
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)   # checks the shipped unit file
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate

@@ -16,7 +16,7 @@ public sealed class CollectorMetrics
     /// <summary>For actors created without a host (tests): instruments nobody listens to.</summary>
     public static CollectorMetrics None { get; } = new(new Meter(MeterName + ".Unobserved"));
 
-    private readonly Counter<long> _polls, _lines, _writeFailures, _retentionDeleted;
+    private readonly Counter<long> _polls, _lines, _writeFailures, _retentionDeleted, _alertsNotDelivered;
     private readonly Histogram<int> _batchLines;
     private readonly Histogram<double> _commitSeconds;
     private readonly Gauge<int> _bufferedLines;
@@ -28,6 +28,8 @@ public sealed class CollectorMetrics
     public CollectorMetrics(Meter meter)
     {
         _polls = meter.CreateCounter<long>("isems_polls", description: "Polls of node logs, by result");
+        _alertsNotDelivered = meter.CreateCounter<long>("isems_alert_deliveries_failed",
+            description: "Alerts a delivery gave up on after its retries, by target (Alertmanager's are sent again each minute)");
         _lines = meter.CreateCounter<long>("isems_lines",
             description: "Lines received, by outcome (stored, duplicate, rejected) and, when rejected, reason");
         _writeFailures = meter.CreateCounter<long>("isems_write_failures", description: "Failed database commits (each is retried)");
@@ -42,6 +44,9 @@ public sealed class CollectorMetrics
     }
 
     /// <summary><paramref name="result"/>: success, failure or no_log (a 404: the log rotated away).</summary>
+    public void AlertsNotDelivered(string target, int alerts) =>
+        _alertsNotDelivered.Add(alerts, new KeyValuePair<string, object?>("target", target));
+
     public void Poll(string result) => _polls.Add(1, new KeyValuePair<string, object?>("result", result));
 
     public void Committed(int lines, int stored, int duplicates, TimeSpan took)

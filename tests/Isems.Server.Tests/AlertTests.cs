@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Isems.Simulator;
+using Isems.Testing;
 using Microsoft.Data.Sqlite;
 
 namespace Isems.Server.Tests;
@@ -88,6 +89,31 @@ public sealed class AlertTests : ServerTestBase
         Assert.Equal(silentStartsAt, (string)Find(resolved, "NodeSilent")!["startsAt"]!);
         Assert.Empty(await Alerts(after, "?state=firing"));
         Assert.Contains("isems_alerts_firing{alertname=\"BatteryLow\",severity=\"critical\"} 0", await after.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
+    public async Task Alertmanager_shows_the_alert_with_its_labels_while_it_fires_and_no_longer_once_it_resolved()
+    {
+        await using var alertmanager = await AlertmanagerServer.StartAsync();
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 1);
+        node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980"));
+        var settings = Settings(node);
+        settings["ALERTMANAGER_URL"] = alertmanager.Url.ToString();
+        await using var host = new CollectorHost(settings);
+
+        await host.PollNowAsync(node.LogUrl.ToString());
+        JsonNode? shown = null;
+        await Eventually(async () => (shown = (await alertmanager.AlertsAsync()).FirstOrDefault()) is not null, "the alert in Alertmanager");
+        var labels = shown!["labels"]!;
+        Assert.Equal(("BatteryLow", "Elektra-Dach", "critical", "isems-collector"),
+            ((string?)labels["alertname"], (string?)labels["node"], (string?)labels["severity"], (string?)labels["service"]));
+        Assert.Contains("battery low", (string?)shown["annotations"]!["summary"]);
+        Assert.NotNull((string?)shown["annotations"]!["description"]);
+        Assert.Equal("active", (string?)shown["status"]!["state"]);
+
+        node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980").Concat(Lines("Elektra-Dach", 2, 2, "900")));
+        await host.PollNowAsync(node.LogUrl.ToString());
+        await Eventually(async () => (await alertmanager.AlertsAsync()).Count == 0, "the alert resolved in Alertmanager");
     }
 
     [Fact]

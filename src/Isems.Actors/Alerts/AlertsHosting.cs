@@ -12,7 +12,9 @@ namespace Isems.Actors.Alerts;
 /// </summary>
 public static class AlertsHosting
 {
-    public static AkkaConfigurationBuilder WithAlerts(this AkkaConfigurationBuilder builder, MeasurementStore store) =>
+    /// <param name="alertmanager">Prometheus Alertmanager's base URL (ALERTMANAGER_URL); none, no delivery there.</param>
+    public static AkkaConfigurationBuilder WithAlerts(
+        this AkkaConfigurationBuilder builder, MeasurementStore store, CollectorMetrics metrics, Uri? alertmanager = null) =>
         builder.WithActors((system, registry, _) =>
         {
             var since = DateTimeOffset.UtcNow - AlertBookActor.ResolvedKept;
@@ -20,7 +22,13 @@ public static class AlertsHosting
             var book = system.ActorOf(AlertBookActor.Props(store, restored), "alerts");
             registry.Register<AlertBookActor>(book);
             var nodes = registry.Get<NodeManagerActor>();
-            foreach (var node in restored.Where(a => a.State == AlertState.Firing).GroupBy(a => a.NodeId))
+            var firing = restored.Where(a => a.State == AlertState.Firing).ToList();
+            foreach (var node in firing.GroupBy(a => a.NodeId))
                 nodes.Tell(new RestoreAlerts(node.Key, node.ToList()));
+            if (alertmanager is not null)
+            {
+                var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+                registry.Register<AlertmanagerActor>(system.ActorOf(AlertmanagerActor.Props(alertmanager, http, firing, metrics), "alertmanager"));
+            }
         });
 }

@@ -75,6 +75,11 @@ public sealed class CollectorOptions
     [Range(0.05, 10_080, ErrorMessage = "ALERT_DOWN_MINUTES must be between 0.05 and 10080 (a week).")]
     public double AlertDownMinutes { get; set; } = 30;
 
+    /// <summary>Prometheus Alertmanager's base URL: alerts are posted to its v2 API.</summary>
+    [ConfigurationKeyName("ALERTMANAGER_URL")]
+    [Url(ErrorMessage = "ALERTMANAGER_URL must be an http(s) URL, such as http://localhost:9093.")]
+    public string? AlertmanagerUrl { get; set; }
+
     /// <summary>Runs an MQTT broker inside the collector on this port; the bridge then subscribes to it.</summary>
     [ConfigurationKeyName("MQTT_EMBEDDED_BROKER_PORT")]
     [Range(1, 65535, ErrorMessage = "MQTT_EMBEDDED_BROKER_PORT must be a TCP port (1..65535).")]
