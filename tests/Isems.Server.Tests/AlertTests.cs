@@ -117,6 +117,32 @@ public sealed class AlertTests : ServerTestBase
     }
 
     [Fact]
+    public async Task The_webhook_gets_one_post_per_change_in_Alertmanagers_form()
+    {
+        using var receiver = new HttpCapture();
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 1);
+        node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980"));
+        var settings = Settings(node);
+        settings["ALERT_WEBHOOK_URL"] = $"http://127.0.0.1:{receiver.Port}/hook";
+        await using var host = new CollectorHost(settings);
+
+        await host.PollNowAsync(node.LogUrl.ToString());
+        node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980").Concat(Lines("Elektra-Dach", 2, 2, "900")));
+        await host.PollNowAsync(node.LogUrl.ToString());
+        await Eventually(() => receiver.Requests.Count == 2, "two posts");
+        await Task.Delay(500);
+        Assert.Equal(2, receiver.Requests.Count);
+        var fired = JsonNode.Parse(receiver.Requests[0].Body)!.AsArray();
+        var resolved = JsonNode.Parse(receiver.Requests[1].Body)!.AsArray();
+        Assert.Equal("/hook", receiver.Requests[0].Path);
+        Assert.Equal(("BatteryLow", "Elektra-Dach", "isems-collector", null),
+            ((string?)fired.Single()!["labels"]!["alertname"], (string?)fired[0]!["labels"]!["node"], (string?)fired[0]!["labels"]!["service"],
+             (string?)fired[0]!["endsAt"]));
+        Assert.Equal((string?)fired[0]!["startsAt"], (string?)resolved.Single()!["startsAt"]);
+        Assert.NotNull((string?)resolved[0]!["endsAt"]);
+    }
+
+    [Fact]
     public async Task An_unknown_state_is_a_400_saying_which_states_there_are()
     {
         await using var host = new CollectorHost(Settings());

@@ -119,7 +119,8 @@ public sealed class AlertmanagerActor : ReceiveActor, IWithTimers
         }).PipeTo(Self);
     }
 
-    private static PostableAlert ToAlertmanager(Alert a) => new(
+    /// <summary>An alert in Alertmanager's postable form; the webhook sends the same.</summary>
+    internal static PostableAlert ToAlertmanager(Alert a) => new(
         new Dictionary<string, string>
         {
             ["alertname"] = a.AlertName, ["node"] = a.NodeId, ["severity"] = a.Severity, ["service"] = "isems-collector",
@@ -131,7 +132,7 @@ public sealed class AlertmanagerActor : ReceiveActor, IWithTimers
         },
         a.StartsAt.ToUniversalTime(), a.EndsAt?.ToUniversalTime());
 
-    private sealed record PostableAlert(
+    internal sealed record PostableAlert(
         [property: JsonPropertyName("labels")] Dictionary<string, string> Labels,
         [property: JsonPropertyName("annotations")] Dictionary<string, string> Annotations,
         [property: JsonPropertyName("startsAt")] DateTimeOffset StartsAt,

@@ -14,7 +14,7 @@ public static class AlertsHosting
 {
     /// <param name="alertmanager">Prometheus Alertmanager's base URL (ALERTMANAGER_URL); none, no delivery there.</param>
     public static AkkaConfigurationBuilder WithAlerts(
-        this AkkaConfigurationBuilder builder, MeasurementStore store, CollectorMetrics metrics, Uri? alertmanager = null) =>
+        this AkkaConfigurationBuilder builder, MeasurementStore store, CollectorMetrics metrics, Uri? alertmanager = null, Uri? webhook = null) =>
         builder.WithActors((system, registry, _) =>
         {
             var since = DateTimeOffset.UtcNow - AlertBookActor.ResolvedKept;
@@ -29,6 +29,11 @@ public static class AlertsHosting
             {
                 var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
                 registry.Register<AlertmanagerActor>(system.ActorOf(AlertmanagerActor.Props(alertmanager, http, firing, metrics), "alertmanager"));
+            }
+            if (webhook is not null)
+            {
+                var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+                registry.Register<WebhookActor>(system.ActorOf(WebhookActor.Props(webhook, http, metrics), "alert-webhook"));
             }
         });
 }

@@ -80,6 +80,11 @@ public sealed class CollectorOptions
     [Url(ErrorMessage = "ALERTMANAGER_URL must be an http(s) URL, such as http://localhost:9093.")]
     public string? AlertmanagerUrl { get; set; }
 
+    /// <summary>Each alert change is POSTed here as a JSON array (Alertmanager's form).</summary>
+    [ConfigurationKeyName("ALERT_WEBHOOK_URL")]
+    [Url(ErrorMessage = "ALERT_WEBHOOK_URL must be an http(s) URL.")]
+    public string? AlertWebhookUrl { get; set; }
+
     /// <summary>Runs an MQTT broker inside the collector on this port; the bridge then subscribes to it.</summary>
     [ConfigurationKeyName("MQTT_EMBEDDED_BROKER_PORT")]
     [Range(1, 65535, ErrorMessage = "MQTT_EMBEDDED_BROKER_PORT must be a TCP port (1..65535).")]

@@ -84,7 +84,8 @@ public static class CollectorServices
                 // One extension per subsystem, beside its actors; each finds what it needs in the ActorRegistry.
                 .WithMeasurementWriter(store, metrics)
                 .WithNodeActors(store, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics)
-                .WithAlerts(store, metrics, string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl))
+                .WithAlerts(store, metrics, string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl),
+                    string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl))
                 .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage);
             if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
             if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt);
