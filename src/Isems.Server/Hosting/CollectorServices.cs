@@ -83,7 +83,7 @@ public static class CollectorServices
                 // One extension per subsystem, beside its actors; each finds what it needs in the ActorRegistry.
                 .WithMeasurementWriter(store, metrics)
                 .WithNodeActors(store, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics)
-                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage);
+                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage, store: store);
             if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
             if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt);
         });
