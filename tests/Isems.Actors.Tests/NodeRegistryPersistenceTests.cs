@@ -118,7 +118,7 @@ public sealed class NodeRegistryPersistenceTests : TestKit
             Assert.Equal(unknown.ToString(), entries.Single(n => n.Url == unknown).Key);
             Assert.Equal(sameId.ToString(), entries.Single(n => n.Url == sameId).Key);
         }
-        Assert.Equal(["node-a", sameId.ToString(), unknown.ToString()], polled.Select(p => p.NodeKey).Order(StringComparer.Ordinal));
+        Assert.Equal([unknown.ToString(), sameId.ToString(), "node-a"], polled.Select(p => p.NodeKey).Order(StringComparer.Ordinal));
         Assert.Equal(identified, polled.Single(p => p.NodeKey == "node-a").LogUrl);
     }
 
