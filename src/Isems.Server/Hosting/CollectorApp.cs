@@ -2,6 +2,7 @@ using Isems.Api;
 using Isems.Api.Controllers;
 using Isems.Api.Health;
 using Isems.Api.Json;
+using Isems.Dashboard;
 using Scalar.AspNetCore;
 
 namespace Isems.Server.Hosting;
@@ -23,6 +24,10 @@ public static class CollectorApp
             .AddApplicationPart(typeof(MeasurementsController).Assembly)
             .AddJsonOptions(json => json.JsonSerializerOptions.Converters.Add(new UtcTimeConverter()));
         builder.Services.AddIsemsOpenApi();
+        builder.Services.AddIsemsDashboard(builder.Configuration);
+        // The dashboard's scripts and styles (its own and those its NuGet packages ship) are served from the build
+        // output's manifest outside Development too, so `dotnet run` shows them; a published app has them in wwwroot.
+        builder.WebHost.UseStaticWebAssets();
         return builder;
     }
 
@@ -37,6 +42,7 @@ public static class CollectorApp
         app.MapScalarApiReference("/docs", docs => docs
             .WithTitle("ISEMS collector API")
             .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+        app.MapIsemsDashboard();
         return app;
     }
 }
