@@ -35,7 +35,7 @@ public sealed record WriteOutcome(int Stored, int Duplicates, IReadOnlyList<Stor
 /// duplicates. Writes are meant to come from one writer at a time (they are serialized here anyway); reads run on their
 /// own pooled connections and never wait for the writer. Exceptions propagate: the caller retries.
 /// </summary>
-public sealed class MeasurementStore : IDisposable
+public sealed partial class MeasurementStore : IDisposable
 {
     private const long MigrationLockKey = 0x4953_454D_535F_4442; // "ISEMS_DB": PostgreSQL advisory lock held while migrating
 
@@ -44,14 +44,17 @@ public sealed class MeasurementStore : IDisposable
     private readonly SqliteWriter? _sqlite;
     private readonly PostgresWriter? _postgres;
     private readonly string _latestPerNodeSql;
+    private readonly string _raiseHorizonSql;
     private readonly ResumePoint _ageResume = new(), _trimResume = new(); // where each retention walk goes on
     private bool _disposed;
 
-    public MeasurementStore(DatabaseTarget target)
+    /// <param name="maintainRollups">false only to measure what the rollups cost the write path (benchmarks).</param>
+    public MeasurementStore(DatabaseTarget target, bool maintainRollups = true)
     {
         ArgumentNullException.ThrowIfNull(target);
         Target = target;
         _latestPerNodeSql = Schema.LatestPerNodeSql(target.Kind);
+        _raiseHorizonSql = Rollups.RaiseHorizonSql(target.Kind);
         if (target.Kind == DatabaseKind.Sqlite)
         {
             var file = new SqliteConnectionStringBuilder(target.ConnectionString).DataSource;
@@ -66,12 +69,12 @@ public sealed class MeasurementStore : IDisposable
                         SqliteSession.Configure((SqliteConnection)connection);
                         return Task.CompletedTask;
                     });
-            _sqlite = new SqliteWriter(target.ConnectionString);
+            _sqlite = new SqliteWriter(target.ConnectionString, maintainRollups);
         }
         else
         {
             _options = new DataOptions().UsePostgreSQL(target.ConnectionString, PostgreSQLVersion.v95);
-            _postgres = new PostgresWriter(target.ConnectionString);
+            _postgres = new PostgresWriter(target.ConnectionString, maintainRollups);
         }
     }
 
@@ -206,6 +209,9 @@ public sealed class MeasurementStore : IDisposable
         {
             await using var transaction = await db.BeginTransactionAsync(ct).ConfigureAwait(false);
             var rows = await db.GetTable<MeasurementRow>().Where(r => r.NodeId == nodeId).DeleteAsync(ct).ConfigureAwait(false);
+            // A purged node's summaries go with its rows: nothing of it is left to answer from.
+            await db.ExecuteAsync($"DELETE FROM {Rollups.Table} WHERE node_id = @node", ct, new DataParameter("node", nodeId, DataType.NVarChar)).ConfigureAwait(false);
+            await db.ExecuteAsync($"DELETE FROM {Rollups.HorizonTable} WHERE node_id = @node", ct, new DataParameter("node", nodeId, DataType.NVarChar)).ConfigureAwait(false);
             if (nodeKey is not null)
                 await db.ExecuteAsync($"DELETE FROM {Schema.BookmarkTable} WHERE node_key = @key", ct, new DataParameter("key", nodeKey)).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
@@ -275,8 +281,13 @@ public sealed class MeasurementStore : IDisposable
                     await using var transaction = await db.BeginTransactionAsync(ct).ConfigureAwait(false);
                     var count = 0;
                     foreach (var (node, through, limit) in plan)
+                    {
                         count += await db.ExecuteAsync(Schema.TrimNodeSql, ct, new DataParameter("node", node, DataType.NVarChar),
                             new DataParameter("through", through, DataType.Int64), new DataParameter("limit", limit, DataType.Int32)).ConfigureAwait(false);
+                        // The rollups keep what the deleted rows said; history before the horizon is answered from them.
+                        await db.ExecuteAsync(_raiseHorizonSql, ct, new DataParameter("node", node, DataType.NVarChar),
+                            new DataParameter("through", through, DataType.Int64)).ConfigureAwait(false);
+                    }
                     await transaction.CommitAsync(ct).ConfigureAwait(false);
                     return count;
                 }, ct).ConfigureAwait(false);

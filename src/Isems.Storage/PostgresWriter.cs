@@ -12,7 +12,7 @@ namespace Isems.Storage;
 /// </summary>
 internal sealed class PostgresWriter
 {
-    private static readonly string InsertSql = $"""
+    private static readonly string PlainInsertSql = $"""
         INSERT INTO {Schema.Table} ({Schema.Columns})
         SELECT * FROM unnest(@node_id, @isems_revision, @timestamp, @firmware_version, @time_to_shutdown, @power_save_level,
             @open_circuit_voltage, @mpp_voltage, @battery_voltage, @battery_charge_estimate, @battery_health_estimate,
@@ -22,14 +22,37 @@ internal sealed class PostgresWriter
         RETURNING node_id, timestamp
         """;
 
+    /// <summary>
+    /// The insert, and the hourly and daily rollups of the rows it inserted added to the stored ones, in one statement
+    /// (and so one transaction): a data-modifying CTE hands the inserted rows to the rollup upsert.
+    /// </summary>
+    private static readonly string RollupInsertSql = $"""
+        WITH inserted AS (
+            {PlainInsertSql.Replace("RETURNING node_id, timestamp", "RETURNING node_id, timestamp, status, " + string.Join(", ", Rollups.Columns))}
+        ), rolled AS (
+            INSERT INTO {Rollups.Table} (node_id, period, start, {Rollups.AggregateColumns})
+            SELECT node_id, p.period, timestamp / p.period * p.period, {Rollups.Aggregates(DatabaseKind.PostgreSql)}
+            FROM inserted CROSS JOIN (VALUES (3600), (86400)) AS p (period)
+            GROUP BY node_id, p.period, timestamp / p.period * p.period
+            ORDER BY 1, 2, 3
+            {Rollups.UpsertSql(DatabaseKind.PostgreSql, n => "@" + n)[Rollups.UpsertSql(DatabaseKind.PostgreSql, n => "@" + n).IndexOf("ON CONFLICT", StringComparison.Ordinal)..]}
+        )
+        SELECT node_id, timestamp FROM inserted
+        """;
+
     private static readonly string NewestSql = $"""
         SELECT {Schema.SelectColumns} FROM {Schema.Table}
         WHERE (node_id, timestamp) IN (SELECT * FROM unnest(@want_node, @want_timestamp))
         """;
 
     private readonly string _connectionString;
+    private readonly string _insertSql;
 
-    public PostgresWriter(string connectionString) => _connectionString = connectionString;
+    public PostgresWriter(string connectionString, bool maintainRollups = true)
+    {
+        _connectionString = connectionString;
+        _insertSql = maintainRollups ? RollupInsertSql : PlainInsertSql;
+    }
 
     public async Task<IReadOnlyList<WriteOutcome>> WriteAsync(
         IReadOnlyList<IReadOnlyList<Measurement>> groups, IReadOnlyList<LogBookmark> bookmarks, CancellationToken ct)
@@ -142,7 +165,7 @@ internal sealed class PostgresWriter
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync(ct);
         await using var batch = new NpgsqlBatch(connection);
-        var insert = new NpgsqlBatchCommand(InsertSql);
+        var insert = new NpgsqlBatchCommand(_insertSql);
         AddArray(insert, "node_id", NpgsqlDbType.Text, order, flat, m => m.NodeId);
         AddArray(insert, "isems_revision", NpgsqlDbType.Text, order, flat, m => m.IsemsRevision);
         AddArray(insert, "timestamp", NpgsqlDbType.Bigint, order, flat, m => m.Timestamp);

@@ -26,6 +26,10 @@ internal static class Schema
 
     public const string BookmarkTable = "log_bookmarks";
 
+    /// <summary>Hourly and daily rollups per node, and each node's raw-row horizon, built from the rows already stored.</summary>
+    private static MigrationStep RollupStep(DatabaseKind kind) =>
+        new(5, "hourly and daily rollups per node, and the horizon of deleted raw rows", Rollups.CreateSql(kind));
+
     /// <summary>Where each polled node's log has been read up to, saved with the lines it led to.</summary>
     private static MigrationStep BookmarkStep(string text, string binary) => new(4, "log bookmarks, so a restart resumes each log where it was", $"""
         CREATE TABLE {BookmarkTable} (
@@ -92,6 +96,7 @@ internal static class Schema
         TimestampIndexStep,
         DropTimestampIndexStep,
         BookmarkStep("TEXT", "BLOB"),
+        RollupStep(DatabaseKind.Sqlite),
     ];
 
     public static readonly IReadOnlyList<MigrationStep> PostgreSqlSteps =
@@ -126,6 +131,7 @@ internal static class Schema
         TimestampIndexStep,
         DropTimestampIndexStep,
         BookmarkStep("text COLLATE \"C\"", "bytea"),
+        RollupStep(DatabaseKind.PostgreSql),
     ];
 
     public static IReadOnlyList<MigrationStep> Steps(DatabaseKind kind) =>

@@ -50,6 +50,14 @@ internal sealed class SqliteWriter : IDisposable
 
     private readonly string _connectionString;
     private readonly NewestPerNode _newest = new();
+    private readonly bool _maintainRollups;
+    private readonly RollupAccumulator _rollups = new();
+    private readonly HashSet<long> _claimed = [];
+    private SqliteCommand _upsertRollup = null!;
+    private SqliteCommand _lookupId = null!;
+    // The highest row id in the table: rows inserted by a statement get ids above the one before it (the write lock is
+    // held, so no other process inserts meanwhile), which tells which lines of a partly duplicate statement were new.
+    private long _maxRowId;
     private readonly SqliteNative.TextColumn _nodeId = new(), _revision = new(), _firmware = new();
     private SqliteConnection? _connection;
     private sqlite3 _db = null!;
@@ -69,9 +77,12 @@ internal sealed class SqliteWriter : IDisposable
     /// </summary>
     private const int AutoCheckpointPages = 4000;
 
-    public SqliteWriter(string connectionString) =>
+    public SqliteWriter(string connectionString, bool maintainRollups = true)
+    {
         // Not pooled: a connection that failed mid-transaction must be closed for real, never handed out again.
         _connectionString = new SqliteConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString;
+        _maintainRollups = maintainRollups;
+    }
 
     public IReadOnlyList<WriteOutcome> Write(IReadOnlyList<IReadOnlyList<Measurement>> groups, IReadOnlyList<LogBookmark> bookmarks, CancellationToken ct)
     {
@@ -81,6 +92,7 @@ internal sealed class SqliteWriter : IDisposable
         }
         catch
         {
+            _rollups.Clear();
             // Whatever failed (disk full, file locked too long, a broken handle), start over with a fresh connection;
             // closing it rolls back what the batch had written.
             Close();
@@ -95,6 +107,7 @@ internal sealed class SqliteWriter : IDisposable
         var outcomes = new WriteOutcome[groups.Count];
 
         Execute("BEGIN IMMEDIATE"); // the write lock up front
+        if (_maintainRollups) _maxRowId = MaxRowId();
         for (var g = 0; g < groups.Count; g++)
         {
             ct.ThrowIfCancellationRequested();
@@ -129,6 +142,7 @@ internal sealed class SqliteWriter : IDisposable
             outcomes[g] = new WriteOutcome(stored, lines.Count - stored, newest);
         }
         foreach (var bookmark in bookmarks) Save(bookmark);
+        if (_maintainRollups) FlushRollups();
         Execute("COMMIT");
         return outcomes;
     }
@@ -155,14 +169,61 @@ internal sealed class SqliteWriter : IDisposable
         for (; i + RowsPerStatement <= to; i += RowsPerStatement)
         {
             for (var r = 0; r < RowsPerStatement; r++) Bind(_insertManyPointer, r * Fields, lines[i + r]);
-            inserted += Step(_insertManyPointer);
+            var n = Step(_insertManyPointer);
+            if (_maintainRollups) Rolled(lines, i, RowsPerStatement, n);
+            inserted += n;
         }
         for (; i < to; i++)
         {
             Bind(_insertOnePointer, 0, lines[i]);
-            inserted += Step(_insertOnePointer);
+            var n = Step(_insertOnePointer);
+            if (_maintainRollups) Rolled(lines, i, 1, n);
+            inserted += n;
         }
         return inserted;
+    }
+
+    /// <summary>Adds the lines [from, from + count) that one statement inserted (<paramref name="inserted"/> of them) to the rollups.</summary>
+    private void Rolled(IReadOnlyList<Measurement> lines, int from, int count, int inserted)
+    {
+        if (inserted == 0) return;
+        if (inserted == count)
+        {
+            for (var r = 0; r < count; r++) _rollups.Add(lines[from + r]);
+        }
+        else
+        {
+            // Some were duplicates: a line was inserted by this statement when its row's id is above the highest id
+            // before it (a line repeated within the statement finds the same row: counted once).
+            _claimed.Clear();
+            for (var r = 0; r < count; r++)
+            {
+                var line = lines[from + r];
+                _lookupId.Parameters[0].Value = line.NodeId;
+                _lookupId.Parameters[1].Value = line.Timestamp;
+                var id = (long)_lookupId.ExecuteScalar()!;
+                if (id > _maxRowId && _claimed.Add(id)) _rollups.Add(line);
+            }
+        }
+        _maxRowId = Math.Max(_maxRowId, raw.sqlite3_last_insert_rowid(_db));
+    }
+
+    private long MaxRowId()
+    {
+        using var command = _connection!.CreateCommand();
+        command.CommandText = $"SELECT COALESCE(MAX(id), 0) FROM {Schema.Table}";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private void FlushRollups()
+    {
+        var parameters = _upsertRollup.Parameters;
+        foreach (var (key, aggregate) in _rollups.Drain())
+        {
+            var values = RollupAccumulator.Values(key, aggregate);
+            for (var p = 0; p < values.Length; p++) parameters[p].Value = values[p];
+            _upsertRollup.ExecuteNonQuery();
+        }
     }
 
     private int Step(IntPtr statement)
@@ -246,6 +307,16 @@ internal sealed class SqliteWriter : IDisposable
             foreach (var name in new[] { "node_key", "log_url", "node_id", "byte_offset", "prefix_hash", "tail_hash", "tail_length", "saved_at" })
                 _saveBookmark.Parameters.Add(new SqliteParameter { ParameterName = "@" + name, Value = DBNull.Value });
             _saveBookmark.Prepare();
+            _lookupId = connection.CreateCommand();
+            _lookupId.CommandText = $"SELECT id FROM {Schema.Table} WHERE node_id = $node AND timestamp = $ts";
+            _lookupId.Parameters.Add(new SqliteParameter { ParameterName = "$node", Value = "" });
+            _lookupId.Parameters.Add(new SqliteParameter { ParameterName = "$ts", Value = 0L });
+            _lookupId.Prepare();
+            _upsertRollup = connection.CreateCommand();
+            _upsertRollup.CommandText = Rollups.UpsertSql(DatabaseKind.Sqlite, name => "$" + name);
+            foreach (var name in Rollups.ParameterNames())
+                _upsertRollup.Parameters.Add(new SqliteParameter { ParameterName = "$" + name, Value = 0L });
+            _upsertRollup.Prepare();
             _connection = connection;
         }
         catch
@@ -273,6 +344,8 @@ internal sealed class SqliteWriter : IDisposable
         _insertOne.Dispose();
         _lookup.Dispose();
         _saveBookmark.Dispose();
+        _lookupId.Dispose();
+        _upsertRollup.Dispose();
         _connection.Dispose();
         _connection = null;
     }

@@ -29,7 +29,7 @@ public sealed class MeasurementsController(
 
         var includeInactive = string.Equals(all, "true", StringComparison.OrdinalIgnoreCase);
         var cutoff = (clock.GetUtcNow() - options.HideInactiveAfter).ToUnixTimeSeconds();
-        return File(cache.Body(fleet, includeInactive, cutoff), JsonContentType);
+        return cache.Body(fleet, includeInactive, cutoff).Serve(this);
     }
 
     /// <summary>A node's newest 1440 measurements, newest first; an unknown node gives an empty list, as the original.</summary>
@@ -39,11 +39,9 @@ public sealed class MeasurementsController(
     {
         // The version is read before the rows, so a body is never older than the version it is kept under.
         var version = await versions.AskAsync(new GetRowVersion(nodeId), cancellationToken) as RowVersion;
-        if (version is not null && histories.TryGet(version, out var cached)) return File(cached, JsonContentType);
-        var body = MeasurementJsonWriter.ToUtf8(await store.HistoryAsync(nodeId, HistoryLimit, cancellationToken));
-        if (version is not null) histories.Put(version, body);
-        return File(body, JsonContentType);
+        if (version is not null && histories.TryGet(version, "", out var cached)) return cached.Serve(this);
+        var body = new Representation(MeasurementJsonWriter.ToUtf8(await store.HistoryAsync(nodeId, HistoryLimit, cancellationToken)));
+        if (version is not null) histories.Put(version, "", body);
+        return body.Serve(this);
     }
-
-    private const string JsonContentType = "application/json; charset=utf-8";
 }

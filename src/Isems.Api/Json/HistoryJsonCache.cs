@@ -12,41 +12,42 @@ public sealed class HistoryJsonCache(TimeProvider clock)
     public const long MaxBytes = 32 * 1024 * 1024;
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(1);
 
-    private sealed record Entry(long Epoch, long Version, DateTimeOffset Built, byte[] Body);
+    private sealed record Entry(long Epoch, long Version, DateTimeOffset Built, Representation Body);
 
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, Entry> _byNode = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Node, string Variant), Entry> _byNode = new();
     private long _bytes;
 
-    public bool TryGet(RowVersion version, out byte[] body)
+    /// <param name="variant">which answer about the node (its newest 1440 rows: "", a history query: its parameters)</param>
+    public bool TryGet(RowVersion version, string variant, out Representation body)
     {
         lock (_gate)
         {
-            if (_byNode.TryGetValue(version.NodeId, out var entry) && entry.Epoch == version.Epoch &&
+            if (_byNode.TryGetValue((version.NodeId, variant), out var entry) && entry.Epoch == version.Epoch &&
                 entry.Version == version.Version && clock.GetUtcNow() - entry.Built < MaxAge)
             {
                 body = entry.Body;
                 return true;
             }
         }
-        body = [];
+        body = null!;
         return false;
     }
 
-    public void Put(RowVersion version, byte[] body)
+    public void Put(RowVersion version, string variant, Representation body)
     {
-        if (body.Length > MaxBytes / 4) return;
+        if (body.Identity.Length > MaxBytes / 4) return;
         lock (_gate)
         {
-            if (_byNode.Remove(version.NodeId, out var old)) _bytes -= old.Body.Length;
-            while (_bytes + body.Length > MaxBytes && _byNode.Count > 0)
+            if (_byNode.Remove((version.NodeId, variant), out var old)) _bytes -= old.Body.Identity.Length;
+            while (_bytes + body.Identity.Length > MaxBytes && _byNode.Count > 0)
             {
                 var oldest = _byNode.MinBy(kv => kv.Value.Built);
                 _byNode.Remove(oldest.Key);
-                _bytes -= oldest.Value.Body.Length;
+                _bytes -= oldest.Value.Body.Identity.Length;
             }
-            _byNode[version.NodeId] = new Entry(version.Epoch, version.Version, clock.GetUtcNow(), body);
-            _bytes += body.Length;
+            _byNode[(version.NodeId, variant)] = new Entry(version.Epoch, version.Version, clock.GetUtcNow(), body);
+            _bytes += body.Identity.Length;
         }
     }
 }

@@ -9,12 +9,12 @@ namespace Isems.Api.Json;
 /// </summary>
 public sealed class LatestJsonCache
 {
-    private sealed record Entry(long Version, bool All, int LeftOut, byte[] Body);
+    private sealed record Entry(long Version, bool All, int LeftOut, Representation Body);
 
     private readonly Lock _gate = new();
     private Entry? _all, _active;
 
-    public byte[] Body(FleetLatest fleet, bool includeInactive, long cutoffUnixSeconds)
+    public Representation Body(FleetLatest fleet, bool includeInactive, long cutoffUnixSeconds)
     {
         var leftOut = 0;
         if (!includeInactive)
@@ -28,7 +28,7 @@ public sealed class LatestJsonCache
         }
 
         var rows = includeInactive ? fleet.Measurements : fleet.Measurements.Where(m => m.Measurement.Timestamp > cutoffUnixSeconds);
-        var entry = new Entry(fleet.Version, includeInactive, leftOut, MeasurementJsonWriter.ToUtf8(rows));
+        var entry = new Entry(fleet.Version, includeInactive, leftOut, new Representation(MeasurementJsonWriter.ToUtf8(rows)));
         lock (_gate)
         {
             if (includeInactive) _all = entry;

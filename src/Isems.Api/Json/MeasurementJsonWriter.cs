@@ -52,29 +52,29 @@ public static class MeasurementJsonWriter
     }
 
     // In the keys' sorted order, as the original's Flask sent them (and as MeasurementJson declares them).
-    private static void Write(Utf8JsonWriter writer, StoredMeasurement stored)
+    internal static void Write(Utf8JsonWriter writer, StoredMeasurement stored, IReadOnlySet<string>? keep = null)
     {
         var m = stored.Measurement;
         writer.WriteStartObject();
-        writer.WriteNumber(BatteryChargeEstimate, m.BatteryChargeEstimate);
-        writer.WriteNumber(BatteryHealthEstimate, m.BatteryHealthEstimate);
-        writer.WriteNumber(BatteryTemperature, m.BatteryTemperature);
-        writer.WriteNumber(BatteryVoltage, m.BatteryVoltage);
-        writer.WriteNumber(Id, stored.Id);
-        writer.WriteBoolean(IsPowerSaveMode, m.IsPowerSaveMode);
-        writer.WriteString(IsemsRevision, m.IsemsRevision);
-        writer.WriteNumber(Latitude, m.Latitude);
-        writer.WriteNumber(Longitude, m.Longitude);
-        writer.WriteNumber(LowVoltageDisconnectVoltage, m.LowVoltageDisconnectVoltage);
-        writer.WriteNumber(MppVoltage, m.MppVoltage);
-        writer.WriteString(NodeId, m.NodeId);
-        writer.WriteNumber(OpenCircuitVoltage, m.OpenCircuitVoltage);
-        writer.WriteString(OpenMpptFirmwareVersion, m.OpenMpptFirmwareVersion);
-        writer.WriteNumber(RateBatteryCapacity, m.RateBatteryCapacity);
-        writer.WriteNumber(RatedSolarModuleCapacity, m.RatedSolarModuleCapacity);
-        writer.WriteString(Status, StatusBitNames.ToApiText(m.Status));
-        writer.WriteNumber(TemperatureCorrectedVoltage, m.TemperatureCorrectedVoltage);
-        writer.WriteNumber(TimeToShutdown, m.TimeToShutdown);
+        if (keep is null || keep.Contains("batteryChargeEstimate")) writer.WriteNumber(BatteryChargeEstimate, m.BatteryChargeEstimate);
+        if (keep is null || keep.Contains("batteryHealthEstimate")) writer.WriteNumber(BatteryHealthEstimate, m.BatteryHealthEstimate);
+        if (keep is null || keep.Contains("batteryTemperature")) writer.WriteNumber(BatteryTemperature, m.BatteryTemperature);
+        if (keep is null || keep.Contains("batteryVoltage")) writer.WriteNumber(BatteryVoltage, m.BatteryVoltage);
+        if (keep is null || keep.Contains("id")) writer.WriteNumber(Id, stored.Id);
+        if (keep is null || keep.Contains("isPowerSaveMode")) writer.WriteBoolean(IsPowerSaveMode, m.IsPowerSaveMode);
+        if (keep is null || keep.Contains("isemsRevision")) writer.WriteString(IsemsRevision, m.IsemsRevision);
+        if (keep is null || keep.Contains("latitude")) writer.WriteNumber(Latitude, m.Latitude);
+        if (keep is null || keep.Contains("longitude")) writer.WriteNumber(Longitude, m.Longitude);
+        if (keep is null || keep.Contains("lowVoltageDisconnectVoltage")) writer.WriteNumber(LowVoltageDisconnectVoltage, m.LowVoltageDisconnectVoltage);
+        if (keep is null || keep.Contains("mppVoltage")) writer.WriteNumber(MppVoltage, m.MppVoltage);
+        if (keep is null || keep.Contains("nodeId")) writer.WriteString(NodeId, m.NodeId);
+        if (keep is null || keep.Contains("openCircuitVoltage")) writer.WriteNumber(OpenCircuitVoltage, m.OpenCircuitVoltage);
+        if (keep is null || keep.Contains("openMPPTFirmwareVersion")) writer.WriteString(OpenMpptFirmwareVersion, m.OpenMpptFirmwareVersion);
+        if (keep is null || keep.Contains("rateBatteryCapacity")) writer.WriteNumber(RateBatteryCapacity, m.RateBatteryCapacity);
+        if (keep is null || keep.Contains("ratedSolarModuleCapacity")) writer.WriteNumber(RatedSolarModuleCapacity, m.RatedSolarModuleCapacity);
+        if (keep is null || keep.Contains("status")) writer.WriteString(Status, StatusBitNames.ToApiText(m.Status));
+        if (keep is null || keep.Contains("temperatureCorrectedVoltage")) writer.WriteNumber(TemperatureCorrectedVoltage, m.TemperatureCorrectedVoltage);
+        if (keep is null || keep.Contains("timeToShutdown")) writer.WriteNumber(TimeToShutdown, m.TimeToShutdown);
         Span<char> time = stackalloc char[20];
         DateTimeOffset.FromUnixTimeSeconds(m.Timestamp).UtcDateTime
             .TryFormat(time, out var written, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
