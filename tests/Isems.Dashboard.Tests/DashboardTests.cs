@@ -35,7 +35,11 @@ public sealed class DashboardTests(Browser browser) : IClassFixture<Browser>, IA
 
     private async Task<(IPage Page, PageWatch Watch)> OpenAsync(DashboardHost host, int width = 1280, int height = 900)
     {
-        var context = await browser.Instance.NewContextAsync(new() { ViewportSize = new() { Width = width, Height = height } });
+        // A viewer in Berlin: the pages must show times in the viewer's zone, not the collector's (UTC here).
+        var context = await browser.Instance.NewContextAsync(new()
+        {
+            ViewportSize = new() { Width = width, Height = height }, TimezoneId = "Europe/Berlin", Locale = "de-DE",
+        });
         _cleanup.Add(context);
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(20_000);
@@ -110,6 +114,141 @@ public sealed class DashboardTests(Browser browser) : IClassFixture<Browser>, IA
         await Assertions.Expect(page.Locator("#poll-health")).ToContainTextAsync("Lines stored");
         await Assertions.Expect(page.Locator("#no-alert-rules")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Screenshot("node.png"), FullPage = true });
+        watch.AssertClean();
+    }
+
+    [Fact]
+    public async Task A_node_added_through_the_form_appears_in_the_fleet_and_is_polled_and_mistakes_show_beside_their_fields()
+    {
+        var roof = _fleet.AddNode("Roof-1", NodeKind.Router, historyLines: 30);
+        var spare = _fleet.AddNode("Spare", NodeKind.Router, historyLines: 30);
+        var host = StartHost([roof]);
+        var (page, watch) = await OpenAsync(host);
+
+        await page.GotoAsync(Url(host, "/ui/manage"));
+        await page.Locator("#token").FillAsync("not-the-token");
+        await page.Locator("#token-form button[type=submit]").ClickAsync();
+        await Assertions.Expect(page.Locator("#token-error")).ToContainTextAsync("token");
+        await page.Locator("#token").FillAsync(Token);
+        await page.Locator("#token-form button[type=submit]").ClickAsync();
+        await Assertions.Expect(page.Locator("#add-node")).ToBeVisibleAsync();
+        // The configured node is registered under its address (ISEMS_ROUTER_IPS names no id).
+        await Assertions.Expect(page.Locator("#registered tbody tr")).ToHaveCountAsync(1);
+        // The token is kept for this tab only: in session storage, not in local storage or a cookie.
+        Assert.Equal(Token, await page.EvaluateAsync<string>("sessionStorage.getItem('isems-admin-token')"));
+        Assert.Equal(0, await page.EvaluateAsync<int>("localStorage.length"));
+        Assert.DoesNotContain(await page.Context.CookiesAsync(), cookie => cookie.Value.Contains(Token));
+
+        // Two mistakes at once: each message stands beside its own field.
+        await page.Locator("#node-id").FillAsync("Spare");
+        await page.Locator("#node-url").FillAsync("ftp://10.0.0.1/log");
+        await page.Locator("#node-interval").FillAsync("5");
+        await page.Locator("#add-node button[type=submit]").ClickAsync();
+        var urlField = page.Locator("#add-node .field").Filter(new() { Has = page.Locator("#node-url") });
+        var intervalField = page.Locator("#add-node .field").Filter(new() { Has = page.Locator("#node-interval") });
+        await Assertions.Expect(urlField.Locator(".field-error")).ToContainTextAsync("http");
+        await Assertions.Expect(intervalField.Locator(".field-error")).ToContainTextAsync("10 to 86400");
+        await Assertions.Expect(page.Locator("#add-node .field").Filter(new() { Has = page.Locator("#node-id") }).Locator(".field-error")).ToHaveCountAsync(0);
+        using (var http = host.Http())
+            Assert.DoesNotContain("Spare", await http.GetStringAsync("/nodes"));
+
+        await page.Locator("#node-url").FillAsync(spare.LogUrl.ToString());
+        await page.Locator("#node-interval").FillAsync("");
+        await page.Locator("#add-node button[type=submit]").ClickAsync();
+        await Assertions.Expect(page.Locator("#manage-message")).ToContainTextAsync("Spare is added");
+        await Assertions.Expect(page.Locator("#add-node .field-error")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("#registered tr[data-node='Spare']")).ToBeVisibleAsync();
+
+        await page.Locator("header nav a", new() { HasText = "Fleet" }).ClickAsync();
+        var row = page.Locator("#fleet tbody tr[data-node='Spare']");
+        await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("● up");
+        await Assertions.Expect(row.Locator("td.volt")).ToContainTextAsync("V");
+        Assert.True(spare.Requests > 0, "the added node was not polled");
+        watch.AssertClean();
+    }
+
+    [Fact]
+    public async Task An_empty_fleet_says_how_to_add_a_node_and_an_unknown_node_says_so()
+    {
+        var host = StartHost([]);
+        var (page, watch) = await OpenAsync(host);
+
+        await page.GotoAsync(Url(host, "/"));
+        await Assertions.Expect(page.Locator("#empty-fleet")).ToContainTextAsync("Manage nodes");
+        await Assertions.Expect(page.Locator("#empty-fleet")).ToContainTextAsync("ISEMS_ROUTER_IPS");
+        await Interactive(page);
+
+        await page.GotoAsync(Url(host, "/ui/node/Nobody-Here"));
+        await Assertions.Expect(page.Locator("#unknown-node")).ToContainTextAsync("Unknown node");
+
+        await page.GotoAsync(Url(host, "/ui/map"));
+        await Assertions.Expect(page.Locator("#no-positions")).ToBeVisibleAsync();
+        await page.GotoAsync(Url(host, "/ui/alerts"));
+        await Assertions.Expect(page.Locator("#no-alert-rules")).ToBeVisibleAsync();
+        await Interactive(page);
+        watch.AssertClean();
+    }
+
+    [Fact]
+    public async Task A_node_without_rows_shows_its_poll_health_and_a_node_going_down_shows_without_a_reload()
+    {
+        var roof = _fleet.AddNode("Roof-1", NodeKind.Router, historyLines: 30);
+        var silent = _fleet.AddNode("Silent", NodeKind.Router, historyLines: 30);
+        silent.Fault = NodeFault.ServerError;
+        var host = StartHost([roof]);
+        using (var http = host.Http())
+        {
+            using var add = new HttpRequestMessage(HttpMethod.Post, "/admin/nodes")
+            {
+                Content = new StringContent($$"""{"id":"Silent","url":"{{silent.LogUrl}}"}""", System.Text.Encoding.UTF8, "application/json"),
+            };
+            add.Headers.Authorization = new("Bearer", Token);
+            (await http.SendAsync(add)).EnsureSuccessStatusCode();
+        }
+        await WaitUntilPolledAsync(host, 1);
+        var (page, watch) = await OpenAsync(host);
+
+        // Registered, polled, failing, never stored a row: the page shows why instead of failing.
+        await page.GotoAsync(Url(host, "/ui/node/Silent"));
+        await Assertions.Expect(page.Locator("#no-rows")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#poll-health")).ToContainTextAsync("500");
+        await Assertions.Expect(page.Locator("#no-history")).ToBeVisibleAsync();
+
+        await page.GotoAsync(Url(host, "/"));
+        var badge = page.Locator("#fleet tbody tr[data-node='Roof-1'] .badge");
+        await Assertions.Expect(badge).ToHaveTextAsync("● up");
+        await Interactive(page);
+        await page.EvaluateAsync("window.sameDocument = true");
+
+        roof.Fault = NodeFault.Reset; // the next poll (every 10 s) fails, and with no retries the node is down
+        await Assertions.Expect(badge).ToHaveTextAsync("▼ down", new() { Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("#fleet tbody tr[data-node='Roof-1'] td.err")).Not.ToBeEmptyAsync();
+        Assert.True(await page.EvaluateAsync<bool>("window.sameDocument === true"), "the page was reloaded");
+        watch.AssertClean();
+    }
+
+    [Fact]
+    public async Task At_a_phones_width_nothing_is_wider_than_the_screen()
+    {
+        var nodes = Enumerable.Range(1, 2).Select(i => _fleet.AddNode($"Pole-{i}", NodeKind.Router, historyLines: 60)).ToList();
+        var host = StartHost(nodes);
+        await WaitUntilPolledAsync(host, 2);
+        var (page, watch) = await OpenAsync(host, width: 360, height: 740);
+
+        foreach (var path in new[] { "/", "/ui/node/Pole-1", "/ui/map", "/ui/manage" })
+        {
+            await page.GotoAsync(Url(host, path));
+            await Interactive(page);
+            if (path == "/ui/node/Pole-1")
+            {
+                await Assertions.Expect(page.Locator("#chart-voltage g.rz-line-series circle").First).ToBeVisibleAsync();
+                await page.ScreenshotAsync(new() { Path = Screenshot("node-phone.png"), FullPage = true });
+            }
+            if (path == "/") await page.ScreenshotAsync(new() { Path = Screenshot("fleet-phone.png"), FullPage = true });
+            var width = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+            Assert.True(width <= 360, $"{path} is {width} px wide at a 360 px viewport");
+        }
+        await Assertions.Expect(page.Locator("#token")).ToBeVisibleAsync();
         watch.AssertClean();
     }
 
