@@ -12,6 +12,7 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)   # another process holding the database's lock
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)   # checks the shipped unit file
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate
+[ -x /usr/bin/chromium ] || missing+=(chromium)   # the dashboard's browser tests (Playwright drives Debian's chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing ${missing[*]} for the tests..."

@@ -9,7 +9,7 @@ namespace Isems.Dashboard.Tests;
 /// What an operator does with the dashboard, in Debian's chromium against the real host polling simulated nodes.
 /// Every test also fails on a console error, an uncaught page error, a failed request or a request to another host.
 /// </summary>
-public sealed class DashboardTests(Browser browser) : IClassFixture<Browser>, IAsyncLifetime
+public sealed class DashboardTests(Browser browser, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<Browser>, IAsyncLifetime
 {
     private const string Token = "dashboard-test-token";
     private readonly TempDirectory _temp = new();
@@ -250,6 +250,83 @@ public sealed class DashboardTests(Browser browser) : IClassFixture<Browser>, IA
         }
         await Assertions.Expect(page.Locator("#token")).ToBeVisibleAsync();
         watch.AssertClean();
+    }
+
+    [Fact]
+    public async Task A_first_visit_loads_at_most_300_KB_over_the_wire()
+    {
+        var nodes = Enumerable.Range(1, 4).Select(i => _fleet.AddNode($"Mast-{i}", NodeKind.Router, historyLines: 120)).ToList();
+        var host = StartHost(nodes);
+        await WaitUntilPolledAsync(host, 4);
+
+        foreach (var path in new[] { "/", "/ui/node/Mast-1" })
+        {
+            var (page, watch) = await OpenAsync(host); // a fresh context: nothing cached
+            var loaded = new List<(string Url, long Bytes, string? Encoding)>();
+            page.RequestFinished += async (_, request) =>
+            {
+                var sizes = await request.SizesAsync();
+                var response = await request.ResponseAsync();
+                var encoding = response is null ? null : await response.HeaderValueAsync("content-encoding");
+                lock (loaded) loaded.Add((request.Url, sizes.ResponseBodySize + sizes.ResponseHeadersSize, encoding));
+            };
+            // The circuit's first render batches come over its WebSocket: counted too. The browser reports frames
+            // after permessage-deflate has undone its compression, so they are compressed here the way that extension
+            // does it (one deflate stream per direction, flushed after each message) when the handshake agreed on it.
+            var cdp = await page.Context.NewCDPSessionAsync(page);
+            await cdp.SendAsync("Network.enable");
+            var extensions = "";
+            cdp.Event("Network.webSocketHandshakeResponseReceived").OnEvent += (_, e) =>
+            {
+                if (e?.GetProperty("response").GetProperty("headers") is { } headers)
+                    foreach (var header in headers.EnumerateObject())
+                        if (header.Name.Equals("Sec-WebSocket-Extensions", StringComparison.OrdinalIgnoreCase)) extensions = header.Value.GetString() ?? "";
+            };
+            var frames = new SocketBytes();
+            page.WebSocket += (_, socket) => socket.FrameReceived += (_, frame) =>
+                frames.Add(frame.Binary ?? System.Text.Encoding.UTF8.GetBytes(frame.Text ?? ""));
+            await page.GotoAsync(Url(host, path), new() { WaitUntil = WaitUntilState.NetworkIdle });
+            await Interactive(page);
+            if (path != "/") await Assertions.Expect(page.Locator("#chart-voltage g.rz-line-series circle").First).ToBeVisibleAsync();
+            await page.WaitForLoadStateAsync(LoadState.NetworkIdle);
+
+            List<(string Url, long Bytes, string? Encoding)> all;
+            lock (loaded) all = loaded.ToList();
+            var deflate = extensions.Contains("permessage-deflate", StringComparison.OrdinalIgnoreCase);
+            var socket = deflate ? frames.Deflated : frames.Raw;
+            var total = all.Sum(r => r.Bytes) + socket;
+            output.WriteLine($"first load of {path}: {total / 1024.0:0.0} KiB: {all.Count} requests (bodies as sent, with headers) " +
+                             $"and {socket / 1024.0:0.0} KiB of WebSocket frames ({frames.Raw / 1024.0:0.0} KiB before compression; extensions agreed: '{extensions}')");
+            foreach (var (url, bytes, encoding) in all.OrderByDescending(r => r.Bytes))
+                output.WriteLine($"  {bytes / 1024.0,7:0.0} KiB  {encoding ?? "identity",-8} {new Uri(url).PathAndQuery}");
+            Assert.True(total <= 300 * 1024, $"the first load of {path} is {total / 1024.0:0.0} KiB");
+            watch.AssertClean();
+        }
+    }
+
+    /// <summary>WebSocket payloads received, and what they come to through one deflate stream flushed per message.</summary>
+    private sealed class SocketBytes
+    {
+        private readonly MemoryStream _compressed = new();
+        private readonly System.IO.Compression.DeflateStream _deflate;
+        public long Raw { get; private set; }
+
+        public SocketBytes() => _deflate = new(_compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true);
+
+        public void Add(byte[] payload)
+        {
+            lock (this)
+            {
+                Raw += payload.Length;
+                _deflate.Write(payload);
+                _deflate.Flush();
+            }
+        }
+
+        public long Deflated
+        {
+            get { lock (this) return _compressed.Length; }
+        }
     }
 
     private static string Screenshot(string name)
