@@ -42,8 +42,19 @@ public static class ApiDocument
                 Scheme = "bearer",
                 Description = "The collector's ISEMS_ADMIN_TOKEN",
             };
+            // The history and export operations (issue 11) are public: they declare that they need no token.
+            document.Tags ??= new HashSet<OpenApiTag>();
+            if (!document.Tags.Any(t => t.Name == "measurements"))
+                document.Tags.Add(new OpenApiTag
+                {
+                    Name = "measurements",
+                    Description = "Measurements: the newest per node, a node's history over any range (raw or in exact buckets), and exports as CSV or lines. Public, no token.",
+                });
             foreach (var (path, item) in document.Paths)
             {
+                if (path.StartsWith("/measurements/", StringComparison.Ordinal) && (path.EndsWith("/history", StringComparison.Ordinal) || path.EndsWith("/export", StringComparison.Ordinal)) && item.Operations is not null)
+                    foreach (var operation in item.Operations.Values)
+                        operation.Security = [];
                 if (!path.StartsWith("/admin", StringComparison.Ordinal) || item.Operations is null) continue;
                 foreach (var operation in item.Operations.Values)
                     operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }];

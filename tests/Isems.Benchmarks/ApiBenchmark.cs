@@ -69,9 +69,12 @@ internal static partial class ApiBenchmark
             $"≥ {target:N0} req/s", rate >= target);
     }
 
-    private static async Task<(double Rate, double P99Milliseconds)> LoadAsync(Uri url, int seconds)
+    internal static async Task<(double Rate, double P99Milliseconds)> LoadAsync(Uri url, int seconds, params string[] headers)
     {
-        var start = new ProcessStartInfo(Wrk, ["-t2", "-c16", $"-d{seconds}s", "--latency", url.ToString()]) { RedirectStandardOutput = true };
+        var arguments = new List<string> { "-t2", "-c16", $"-d{seconds}s", "--latency" };
+        foreach (var header in headers) arguments.AddRange(["-H", header]);
+        arguments.Add(url.ToString());
+        var start = new ProcessStartInfo(Wrk, arguments) { RedirectStandardOutput = true };
         using var wrk = Process.Start(start)!;
         var output = await wrk.StandardOutput.ReadToEndAsync();
         await wrk.WaitForExitAsync();
@@ -90,7 +93,7 @@ internal static partial class ApiBenchmark
     private static partial Regex P99();
 
     /// <summary>The collector's web host, as Program builds it, on a database seeded for the run, plus the ceiling endpoint.</summary>
-    private sealed class Host : IAsyncDisposable
+    internal sealed class Host : IAsyncDisposable
     {
         private readonly WebApplication _app;
         private readonly DirectoryInfo _folder;
@@ -107,11 +110,15 @@ internal static partial class ApiBenchmark
 
         public string DatabaseUrl { get; }
 
-        public static async Task<Host> StartAsync(int nodes, int rowsPerNode)
+        public static Task<Host> StartAsync(int nodes, int rowsPerNode) =>
+            StartAsync((databaseUrl, folder) => SeedAsync(databaseUrl, folder, nodes, rowsPerNode));
+
+        /// <summary>The host on a database that <paramref name="seed"/> fills first (given the DATABASE_URL and the folder).</summary>
+        public static async Task<Host> StartAsync(Func<string, string, Task> seed)
         {
             var folder = Directory.CreateTempSubdirectory("isems-bench-api-");
             var databaseUrl = $"sqlite:///{Path.Combine(folder.FullName, "isems.db")}";
-            await SeedAsync(databaseUrl, folder.FullName, nodes, rowsPerNode);
+            await seed(databaseUrl, folder.FullName);
 
             var url = new Uri($"http://127.0.0.1:{Ports.Free()}");
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder.FullName });

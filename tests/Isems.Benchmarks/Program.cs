@@ -1,6 +1,7 @@
 using Isems.Benchmarks;
 
-// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [mqtt] [api] [start]
+// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [mqtt] [api] [start] [history]
+//   history: [--history-nodes 1000] [--rows-per-node 10000] [--year-rows 525600] [--no-write-path] (not part of a run of everything)
 //   [--messages 100000] [--nodes 1000] [--lines 3657] [--rows-per-node 10000] [--seconds 10] [--idle-nodes 10000] [--idle-rows-per-node 1000]
 // Prints figures beside a baseline measured in the same run on the same machine, then one summary table with the
 // targets; asserts nothing. Without --nodes/--lines, poll runs both targeted fleets; without --idle-nodes, start both.
@@ -29,6 +30,9 @@ if (all || which.Contains("poll"))
 }
 if (all || which.Contains("mqtt")) await MqttBenchmark.RunAsync(ArgValue(args, "--messages", 100_000));
 if (all || which.Contains("api")) await ApiBenchmark.RunAsync(ArgValue(args, "--rows-per-node", 10_000), ArgValue(args, "--seconds", 10));
+if (which.Contains("history"))
+    await HistoryBenchmark.RunAsync(ArgValue(args, "--history-nodes", 1000), ArgValue(args, "--rows-per-node", 10_000),
+        ArgValue(args, "--year-rows", 525_600), ArgValue(args, "--seconds", 10), writePath: !args.Contains("--no-write-path"));
 if (all || which.Contains("start"))
 {
     if (args.Contains("--idle-nodes"))

@@ -394,7 +394,8 @@ public sealed class AdminApiTests : ServerTestBase
         var docs = await client.GetAsync("/docs/");
 
         Assert.Equal(
-            ["/admin/nodes", "/admin/nodes/{id}", "/admin/nodes/{id}/poll", "/healthz", "/measurements/latest", "/measurements/{nodeId}/latest",
+            ["/admin/nodes", "/admin/nodes/{id}", "/admin/nodes/{id}/poll", "/healthz", "/measurements/export", "/measurements/latest",
+             "/measurements/{nodeId}/export", "/measurements/{nodeId}/history", "/measurements/{nodeId}/latest",
              "/metrics", "/mqtt", "/nodes", "/nodes/{nodeId}", "/readyz"],
             paths.Order(StringComparer.Ordinal));
         var add = document["paths"]!["/admin/nodes"]!["post"]!;

@@ -241,8 +241,8 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
 
         Assert.Equal(7, await store.CountAsync());
         var versions = Query(store, "SELECT version FROM schema_version ORDER BY version");
-        Assert.Equal([1L, 2L, 3L, 4L], versions.Select(v => Convert.ToInt64(v[0])));
-        Assert.Equal(["log_bookmarks", "measurements", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], versions.Select(v => Convert.ToInt64(v[0])));
+        Assert.Equal(["log_bookmarks", "measurement_rollups", "measurements", "raw_horizons", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
     }
 
     [Fact]
@@ -251,7 +251,7 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
         var url = await NewDatabaseUrlAsync();
         var stores = Enumerable.Range(0, 4).Select(_ => Open(url, migrate: false)).ToArray();
         await Task.WhenAll(stores.Select(s => Task.Run(s.Migrate)));
-        Assert.Equal([1L, 2L, 3L, 4L], Query(stores[0], "SELECT version FROM schema_version ORDER BY version").Select(v => Convert.ToInt64(v[0])));
+        Assert.Equal([1L, 2L, 3L, 4L, 5L], Query(stores[0], "SELECT version FROM schema_version ORDER BY version").Select(v => Convert.ToInt64(v[0])));
         Assert.Equal(0, await stores[0].CountAsync());
     }
 
@@ -570,7 +570,7 @@ public abstract class MeasurementStoreTests : IAsyncLifetime
         await store.LatestPerNodeAsync();
 
         Assert.Equal(before, Query(store, "SELECT id, \"nodeId\", \"timestamp\", \"batteryVoltage\" FROM measurement ORDER BY id"));
-        Assert.Equal(["log_bookmarks", "measurement", "measurements", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
+        Assert.Equal(["log_bookmarks", "measurement", "measurement_rollups", "measurements", "raw_horizons", "schema_version"], Query(store, TableListSql).Select(r => (string)r[0]!));
         Assert.Equal(7, await store.CountAsync());
     }
 

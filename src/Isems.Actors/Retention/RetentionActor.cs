@@ -13,6 +13,12 @@ public sealed record RetentionOptions
     /// <summary>Each node keeps its newest this many rows (RETENTION_ROWS_PER_NODE); null keeps every row.</summary>
     public int? RowsPerNode { get; init; }
 
+    /// <summary>
+    /// Hourly and daily rollups older than this are deleted (RETENTION_ROLLUP_DAYS); null keeps them however old, so
+    /// history stays answerable in hours long after the raw rows went.
+    /// </summary>
+    public TimeSpan? RollupMaxAge { get; init; }
+
     /// <summary>How often retention runs; the first run is this long after start, so a start is never slowed by it.</summary>
     public TimeSpan Every { get; init; } = TimeSpan.FromHours(1);
 
@@ -22,7 +28,7 @@ public sealed record RetentionOptions
     /// <summary>The pause between two batches, in which the writer has the database to itself.</summary>
     public TimeSpan PauseBetweenBatches { get; init; } = TimeSpan.FromMilliseconds(200);
 
-    public bool Enabled => MaxAge is not null || RowsPerNode is not null;
+    public bool Enabled => MaxAge is not null || RowsPerNode is not null || RollupMaxAge is not null;
 }
 
 /// <summary>Answered with a <see cref="RetentionStatus"/>.</summary>
@@ -31,7 +37,11 @@ public sealed record GetRetentionStatus
     public static readonly GetRetentionStatus Instance = new();
 }
 
-public sealed record RetentionStatus(bool Running, DateTimeOffset? LastRunEnded, long DeletedByAge, long DeletedBeyondRowsPerNode, string? LastError);
+public sealed record RetentionStatus(bool Running, DateTimeOffset? LastRunEnded, long DeletedByAge, long DeletedBeyondRowsPerNode, string? LastError)
+{
+    /// <summary>Hourly and daily rollups deleted for being older than RETENTION_ROLLUP_DAYS.</summary>
+    public long DeletedRollups { get; init; }
+}
 
 /// <summary>
 /// Keeps the database to the size operators asked for: on a timer, deletes rows older than the maximum age, then each
@@ -40,7 +50,7 @@ public sealed record RetentionStatus(bool Running, DateTimeOffset? LastRunEnded,
 /// </summary>
 public sealed class RetentionActor : ReceiveActor, IWithTimers
 {
-    private enum Phase { ByAge, PerNode }
+    private enum Phase { ByAge, PerNode, Rollups }
 
     private sealed record RunNow;
     private sealed record NextBatch;
@@ -53,8 +63,8 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     private Phase _phase;
-    private long _cutoff;
-    private long _runByAge, _runPerNode, _totalByAge, _totalPerNode;
+    private long _cutoff, _rollupCutoff;
+    private long _runByAge, _runPerNode, _runRollups, _totalByAge, _totalPerNode, _totalRollups;
     private DateTimeOffset? _lastRunEnded;
     private string? _lastError;
 
@@ -77,9 +87,10 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
     {
         Receive<RunNow>(_ =>
         {
-            _runByAge = _runPerNode = 0;
-            _phase = _options.MaxAge is null ? Phase.PerNode : Phase.ByAge;
+            _runByAge = _runPerNode = _runRollups = 0;
+            _phase = _options.MaxAge is not null ? Phase.ByAge : _options.RowsPerNode is not null ? Phase.PerNode : Phase.Rollups;
             if (_options.MaxAge is { } age) _cutoff = (Now - age).ToUnixTimeSeconds();
+            if (_options.RollupMaxAge is { } rollupAge) _rollupCutoff = (Now - rollupAge).ToUnixTimeSeconds();
             Become(Running);
             DeleteBatch();
         });
@@ -92,15 +103,20 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
         Receive<NextBatch>(_ => DeleteBatch());
         Receive<BatchDeleted>(deleted =>
         {
-            if (_phase == Phase.ByAge)
+            switch (_phase)
             {
-                _runByAge += deleted.Rows;
-                _metrics.RetentionDeleted("age", deleted.Rows);
-            }
-            else
-            {
-                _runPerNode += deleted.Rows;
-                _metrics.RetentionDeleted("rows_per_node", deleted.Rows);
+                case Phase.ByAge:
+                    _runByAge += deleted.Rows;
+                    _metrics.RetentionDeleted("age", deleted.Rows);
+                    break;
+                case Phase.PerNode:
+                    _runPerNode += deleted.Rows;
+                    _metrics.RetentionDeleted("rows_per_node", deleted.Rows);
+                    break;
+                default:
+                    _runRollups += deleted.Rows;
+                    _metrics.RetentionDeleted("rollup_age", deleted.Rows);
+                    break;
             }
 
             if (deleted.Rows > 0)
@@ -114,6 +130,11 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
                 _phase = Phase.PerNode;
                 DeleteBatch();
             }
+            else if (_phase != Phase.Rollups && _options.RollupMaxAge is not null)
+            {
+                _phase = Phase.Rollups;
+                DeleteBatch();
+            }
             else Finish(null);
         });
         Receive<BatchFailed>(failed => Finish(failed.Error.Message));
@@ -122,10 +143,13 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
 
     private void DeleteBatch()
     {
-        var (store, batch, cutoff, keep) = (_store, _options.BatchRows, _cutoff, _options.RowsPerNode ?? 0);
-        Task<int> delete = _phase == Phase.ByAge
-            ? Task.Run(() => store.DeleteOlderThanAsync(cutoff, batch))
-            : Task.Run(() => store.TrimPerNodeAsync(keep, batch));
+        var (store, batch, cutoff, keep, rollupCutoff) = (_store, _options.BatchRows, _cutoff, _options.RowsPerNode ?? 0, _rollupCutoff);
+        Task<int> delete = _phase switch
+        {
+            Phase.ByAge => Task.Run(() => store.DeleteOlderThanAsync(cutoff, batch)),
+            Phase.PerNode => Task.Run(() => store.TrimPerNodeAsync(keep, batch)),
+            _ => Task.Run(() => store.DeleteRollupsOlderThanAsync(rollupCutoff, batch)),
+        };
         delete.PipeTo(Self, success: rows => new BatchDeleted(rows), failure: error => new BatchFailed(error));
     }
 
@@ -133,17 +157,20 @@ public sealed class RetentionActor : ReceiveActor, IWithTimers
     {
         _totalByAge += _runByAge;
         _totalPerNode += _runPerNode;
+        _totalRollups += _runRollups;
         _lastRunEnded = Now;
         _lastError = error;
         if (error is not null)
             _log.Warning("Retention stopped after deleting {0} rows; it runs again in {1}: {2}", _runByAge + _runPerNode, _options.Every, error);
-        else if (_runByAge + _runPerNode > 0)
-            _log.Info("Retention deleted {0} rows older than {1:0.#} days and {2} rows beyond {3} per node",
-                _runByAge, _options.MaxAge?.TotalDays ?? 0, _runPerNode, _options.RowsPerNode?.ToString() ?? "-");
+        else if (_runByAge + _runPerNode + _runRollups > 0)
+            _log.Info("Retention deleted {0} rows older than {1:0.#} days, {2} rows beyond {3} per node (their hourly and daily rollups kept) and {4} rollups older than {5:0.#} days",
+                _runByAge, _options.MaxAge?.TotalDays ?? 0, _runPerNode, _options.RowsPerNode?.ToString() ?? "-",
+                _runRollups, _options.RollupMaxAge?.TotalDays ?? 0);
         Become(Idle);
     }
 
-    private RetentionStatus Status(bool running) => new(running, _lastRunEnded, _totalByAge, _totalPerNode, _lastError);
+    private RetentionStatus Status(bool running) =>
+        new(running, _lastRunEnded, _totalByAge, _totalPerNode, _lastError) { DeletedRollups = _totalRollups };
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
 }

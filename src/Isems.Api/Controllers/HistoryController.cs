@@ -57,7 +57,7 @@ public sealed class HistoryController(
         {
             // Raw rows of this range were deleted by retention: the hourly rollups answer (daily for a long range).
             var fallback = Buckets(range, Rollups.Hour) <= HistoryParameters.MaxPoints ? Rollups.Hour : Rollups.Day;
-            var history = await store.AggregateAsync(nodeId, range.From, range.To, fallback, cancellationToken);
+            var history = await store.AggregateAsync(nodeId, range.From, range.To, fallback, cancellationToken) with { RawDeletedBefore = keptFrom };
             body = HistoryJsonWriter.Points(nodeId, range, fallback == Rollups.Hour ? "1h" : "1d", history,
                 keep?.Where(k => Rollups.Keys.Contains(k) || k == "status").ToHashSet());
         }

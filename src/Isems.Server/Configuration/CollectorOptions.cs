@@ -84,6 +84,14 @@ public sealed class CollectorOptions
     [Range(100, 100_000_000, ErrorMessage = "RETENTION_ROWS_PER_NODE must be between 100 and 100000000.")]
     public int? RetentionRowsPerNode { get; set; }
 
+    /// <summary>
+    /// Hourly and daily rollups older than this many days are deleted; unset keeps them (RETENTION_DAYS and
+    /// RETENTION_ROWS_PER_NODE delete raw rows only, so years of hourly history stay in little space).
+    /// </summary>
+    [ConfigurationKeyName("RETENTION_ROLLUP_DAYS")]
+    [Range(1, 36_500, ErrorMessage = "RETENTION_ROLLUP_DAYS must be between 1 and 36500.")]
+    public int? RetentionRollupDays { get; set; }
+
     /// <summary><c>text</c> (default) or <c>json</c>: one JSON object per log line, for journald or a log shipper.</summary>
     [ConfigurationKeyName("LOG_FORMAT")]
     [RegularExpression("^(text|json)$", ErrorMessage = "LOG_FORMAT must be 'text' or 'json'.")]

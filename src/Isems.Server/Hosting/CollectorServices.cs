@@ -105,6 +105,7 @@ public static class CollectorServices
                     {
                         MaxAge = options.RetentionDays is { } days ? TimeSpan.FromDays(days) : null,
                         RowsPerNode = options.RetentionRowsPerNode,
+                        RollupMaxAge = options.RetentionRollupDays is { } rollupDays ? TimeSpan.FromDays(rollupDays) : null,
                     };
                     if (scheduled && retention.Enabled)
                         system.ActorOf(RetentionActor.Props(store, retention, metrics), "retention");

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using Isems.Api.Controllers;
+using Isems.Api.Json;
+using Isems.LineFormat;
+using Isems.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Isems.Benchmarks;
+
+/// <summary>
+/// Issue 11's figures: a year of one node's history in hourly and daily buckets over a 10 M row database (beside the
+/// same aggregate as one plain GROUP BY over the raw rows), a day raw (beside /measurements/{id}/latest), the CSV
+/// export of the year (rows/s and resident memory growth), compressed and 304 answers of /measurements/latest, and the
+/// first poll cycle with and without rollups.
+/// </summary>
+internal static class HistoryBenchmark
+{
+    private const string YearNode = "year-node";
+    private const long Minute = 60;
+
+    public static async Task RunAsync(int nodes, int rowsPerNode, int yearRows, int seconds, bool writePath)
+    {
+        Report.Header($"history: {nodes:N0} nodes × {rowsPerNode:N0} rows + one node with {yearRows:N0} rows a minute apart, SQLite, the real host");
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var yearEnd = Rollups.AlignDown(now, Rollups.Day);
+        var yearStart = yearEnd - yearRows * Minute;
+
+        var seeding = Stopwatch.StartNew();
+        await using var host = await ApiBenchmark.Host.StartAsync((url, folder) => SeedAsync(url, folder, nodes, rowsPerNode, yearStart, yearRows, now));
+        Console.WriteLine($"  ({(long)nodes * rowsPerNode + yearRows:N0} rows stored through the store, rollups kept as they were written, in {seeding.Elapsed.TotalSeconds:0} s)");
+
+        using var store = new MeasurementStore(DatabaseTarget.Parse(host.DatabaseUrl, Path.GetTempPath()));
+        using var client = new HttpClient { BaseAddress = host.Url };
+        var range = new HistoryRange(yearStart, yearEnd);
+
+        // A year in buckets: the store (rollups) and the JSON, as a request that misses the cache costs them.
+        foreach (var (bucket, name, target) in new[] { (3_600L, "1h", 20.0), (86_400L, "1d", double.NaN) })
+        {
+            var points = 0;
+            var work = Report.Best(10, () =>
+            {
+                var history = store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult();
+                points = history.Points.Count;
+                HistoryJsonWriter.Points(YearNode, range, name, history, null);
+            });
+            var request = 0;
+            var http = Report.Best(10, () => client.GetByteArrayAsync(
+                $"/measurements/{YearNode}/history?from={yearStart}&to={yearEnd - request++}&bucket={name}").GetAwaiter().GetResult());
+            var groupBy = Report.Best(5, () => PlainGroupBy(host.DatabaseUrl, yearStart, yearEnd, bucket));
+            Report.Row($"a year at {name} buckets ({points:N0} points): rollups + JSON", work.TotalMilliseconds, "ms",
+                $"over HTTP, uncached: {http.TotalMilliseconds:N1} ms");
+            Report.Row($"baseline: the same aggregate as one GROUP BY over the {yearRows:N0} raw rows", groupBy.TotalMilliseconds, "ms");
+            Report.Summary($"a year of one node at {name} buckets ({points:N0} points), of {(long)nodes * rowsPerNode + yearRows:N0} rows",
+                $"{work.TotalMilliseconds:N1} ms (HTTP uncached {http.TotalMilliseconds:N1} ms)",
+                $"one GROUP BY over the raw rows: {groupBy.TotalMilliseconds:N0} ms",
+                double.IsNaN(target) ? "" : $"≤ {target:N0} ms", double.IsNaN(target) ? null : http.TotalMilliseconds <= target);
+        }
+
+        // A day raw beside /measurements/{id}/latest (1,440 rows each), both uncached: query and JSON.
+        var dayFrom = yearEnd - Rollups.Day;
+        var day = Report.Best(20, () => HistoryJsonWriter.Raw(YearNode, new HistoryRange(dayFrom, yearEnd),
+            store.RangeAsync(YearNode, dayFrom, yearEnd, 100_001).GetAwaiter().GetResult(), null));
+        var latest = Report.Best(20, () => MeasurementJsonWriter.ToUtf8(store.HistoryAsync(YearNode, 1440).GetAwaiter().GetResult()));
+        Report.Row("a day raw (1,440 rows): query + JSON", day.TotalMilliseconds, "ms");
+        Report.Row("baseline: /measurements/{id}/latest (1,440 rows): query + JSON", latest.TotalMilliseconds, "ms");
+        Report.Summary("a day raw (1,440 rows), query + JSON", $"{day.TotalMilliseconds:N1} ms", $"`/measurements/{{id}}/latest`: {latest.TotalMilliseconds:N1} ms",
+            "as fast or faster", day <= latest * 1.05);
+
+        await ExportAsync(host, yearStart, yearEnd, yearRows);
+        await CompressionAsync(host, client, seconds);
+
+        if (writePath)
+        {
+            // Alternated, twice each, so that the machine's other load falls on both alike.
+            var with = new List<double>();
+            var without = new List<double>();
+            for (var round = 0; round < 2; round++)
+            {
+                without.Add((await PollCycleBenchmark.RunAsync(1000, 3657, null, rollups: false, firstCycleOnly: true)).TotalSeconds);
+                with.Add((await PollCycleBenchmark.RunAsync(1000, 3657, null, rollups: true, firstCycleOnly: true)).TotalSeconds);
+            }
+            var cost = with.Min() / without.Min() - 1;
+            Report.Row("first poll cycle, 1,000 × 3,657 lines, with rollups (best of 2)", with.Min() * 1000, "ms", $"runs {string.Join(", ", with.Select(s => s.ToString("N1", CultureInfo.InvariantCulture)))} s");
+            Report.Row("baseline: the same without rollups (best of 2)", without.Min() * 1000, "ms", $"runs {string.Join(", ", without.Select(s => s.ToString("N1", CultureInfo.InvariantCulture)))} s");
+            Report.Summary("first poll cycle, 1,000 × 3,657 lines, SQLite, with rollups", $"{with.Min():N1} s ({cost:+0%;-0%})",
+                $"without rollups: {without.Min():N1} s", "≤ +15%", cost <= 0.15);
+        }
+    }
+
+    private static async Task ExportAsync(ApiBenchmark.Host host, long yearStart, long yearEnd, int yearRows)
+    {
+        using var client = new HttpClient { BaseAddress = host.Url, Timeout = TimeSpan.FromMinutes(5) };
+        // Warm: the first request compiles the path.
+        await client.GetByteArrayAsync($"/measurements/{YearNode}/export?from={yearEnd - 86_400}&to={yearEnd}");
+        GC.Collect();
+        var rssBefore = ResidentBytes();
+        long peak = rssBefore;
+        using var sampling = new CancellationTokenSource();
+        var sampler = Task.Run(async () =>
+        {
+            while (!sampling.IsCancellationRequested)
+            {
+                peak = Math.Max(peak, ResidentBytes());
+                await Task.Delay(5);
+            }
+        });
+        var watch = Stopwatch.StartNew();
+        TimeSpan? firstByte = null;
+        using var response = await client.GetAsync($"/measurements/{YearNode}/export?from={yearStart}&to={yearEnd}", HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[64 * 1024];
+        long bytes = 0, rows = -1; // the header row
+        int n;
+        while ((n = await body.ReadAsync(buffer)) > 0)
+        {
+            firstByte ??= watch.Elapsed;
+            bytes += n;
+            rows += buffer.AsSpan(0, n).Count((byte)'\n');
+        }
+        var wall = watch.Elapsed;
+        await sampling.CancelAsync();
+        await sampler;
+        var rate = rows / wall.TotalSeconds;
+        Report.Row($"CSV export of the year ({rows:N0} rows, {bytes / 1048576.0:N0} MiB) over HTTP", rate, "rows/s",
+            $"first byte after {firstByte?.TotalMilliseconds:N0} ms, all after {wall.TotalMilliseconds:N0} ms");
+        Report.Row("  peak resident memory growth of the process (host and client)", (peak - rssBefore) / 1048576.0, "MiB",
+            $"the export itself is {bytes / 1048576.0:N0} MiB");
+        // Baseline: reading the same rows from the store without writing anything.
+        var read = Stopwatch.StartNew();
+        var count = 0;
+        using var store = new MeasurementStore(DatabaseTarget.Parse(host.DatabaseUrl, Path.GetTempPath()));
+        await foreach (var _ in store.ExportAsync(YearNode, yearStart, yearEnd)) count++;
+        Report.Row("baseline: the store reading the same rows, nothing written", count / read.Elapsed.TotalSeconds, "rows/s");
+        Report.Summary($"CSV export of a year ({rows:N0} rows) over HTTP", $"{rate:N0} rows/s, peak RSS growth {(peak - rssBefore) / 1048576.0:N0} MiB",
+            $"the store reading them alone: {count / read.Elapsed.TotalSeconds:N0} rows/s; export {bytes / 1048576.0:N0} MiB", "≥ 500,000 rows/s", rate >= 500_000);
+        if (yearRows != count) Console.WriteLine($"  warning: {count} rows read, {yearRows} written");
+    }
+
+    private static async Task CompressionAsync(ApiBenchmark.Host host, HttpClient client, int seconds)
+    {
+        const string path = "/measurements/latest?all=true";
+        var identity = await client.GetAsync(path);
+        var size = (await identity.Content.ReadAsByteArrayAsync()).Length;
+        var tag = identity.Headers.ETag!.Tag;
+        long Compressed(string encoding)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.TryAddWithoutValidation("Accept-Encoding", encoding);
+            using var response = client.Send(request);
+            return response.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult().Length;
+        }
+        var url = new Uri(host.Url, path);
+        await ApiBenchmark.LoadAsync(url, 3);
+        var (plain, plainP99) = await ApiBenchmark.LoadAsync(url, seconds);
+        Report.Row($"baseline: {path}, 1,000 nodes, uncompressed ({size / 1024.0:N0} KiB)", plain, "req/s", $"p99 {plainP99:N1} ms");
+        foreach (var encoding in new[] { "br", "gzip" })
+        {
+            var bytes = Compressed(encoding);
+            await ApiBenchmark.LoadAsync(url, 3, $"Accept-Encoding: {encoding}");
+            var (rate, p99) = await ApiBenchmark.LoadAsync(url, seconds, $"Accept-Encoding: {encoding}");
+            Report.Row($"the same with Accept-Encoding: {encoding} ({bytes / 1024.0:N0} KiB, {(double)size / bytes:N1}× fewer bytes)", rate, "req/s", $"p99 {p99:N1} ms");
+            Report.Summary($"`{path}`, 1,000 nodes, `Accept-Encoding: {encoding}`", $"{rate:N0} req/s, {bytes / 1024.0:N0} KiB ({(double)size / bytes:N1}× fewer bytes)",
+                $"uncompressed: {plain:N0} req/s, {size / 1024.0:N0} KiB", "req/s ≥ uncompressed, ≥ 5× fewer bytes", rate >= plain * 0.97 && size >= 5 * bytes);
+        }
+        var (notModified, nmP99) = await ApiBenchmark.LoadAsync(url, seconds, $"If-None-Match: {tag}");
+        Report.Row("the same with If-None-Match: its ETag (304, no body)", notModified, "req/s", $"p99 {nmP99:N1} ms");
+        Report.Summary($"`{path}`, 1,000 nodes, `If-None-Match` (304)", $"{notModified:N0} req/s", $"uncompressed 200: {plain:N0} req/s");
+    }
+
+    /// <summary>The year's aggregate as one plain GROUP BY over the raw rows, read to the end: what rollups spare.</summary>
+    private static void PlainGroupBy(string databaseUrl, long from, long to, long bucket)
+    {
+        using var connection = new SqliteConnection(DatabaseTarget.Parse(databaseUrl, Path.GetTempPath()).ConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        var or = string.Join(" | ", Enumerable.Range(0, 12).Select(b => $"COALESCE(MAX(status & {1 << b}), 0)"));
+        var columns = string.Join(", ", new[] { "time_to_shutdown", "open_circuit_voltage", "mpp_voltage", "battery_voltage", "battery_charge_estimate",
+            "battery_health_estimate", "battery_temperature", "low_voltage_disconnect_voltage", "temperature_corrected_voltage" }
+            .Select(c => $"AVG({c}), MIN({c}), MAX({c})"));
+        command.CommandText = $"SELECT timestamp / {bucket} * {bucket} AS b, COUNT(*), {or}, {columns} FROM measurements " +
+                              $"WHERE node_id = '{YearNode}' AND timestamp >= {from} AND timestamp < {to} GROUP BY b ORDER BY b";
+        using var reader = command.ExecuteReader();
+        var values = new object[reader.FieldCount];
+        while (reader.Read()) reader.GetValues(values);
+    }
+
+    private static long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture) * 1024;
+        return 0;
+    }
+
+    /// <summary>
+    /// Rows built directly (no text to parse): every node's rows a block at a time across the fleet, as a busy writer
+    /// stores them, then the year node's in large batches. Values vary with time so that aggregates are not trivial.
+    /// </summary>
+    private static async Task SeedAsync(string url, string folder, int nodes, int rowsPerNode, long yearStart, int yearRows, long now)
+    {
+        using var store = new MeasurementStore(DatabaseTarget.Parse(url, folder));
+        store.Migrate();
+        var templates = Enumerable.Range(0, nodes).Select(n => Row($"node-{n:0000}", 0)).ToArray();
+        const int block = 100;
+        for (var first = 0; first < rowsPerNode; first += block)
+        {
+            var groups = new List<IReadOnlyList<Measurement>>(nodes);
+            foreach (var template in templates)
+            {
+                var rows = new List<Measurement>(block);
+                for (var i = first; i < Math.Min(rowsPerNode, first + block); i++) rows.Add(Vary(template, now - i * Minute));
+                groups.Add(rows);
+            }
+            await store.WriteAsync(groups);
+        }
+        var year = Row(YearNode, 0);
+        for (var first = 0; first < yearRows; first += 50_000)
+        {
+            var rows = new List<Measurement>(50_000);
+            for (var i = first; i < Math.Min(yearRows, first + 50_000); i++) rows.Add(Vary(year, yearStart + i * Minute));
+            await store.WriteAsync([rows]);
+        }
+    }
+
+    private static Measurement Row(string node, long t) =>
+        new(node, "1", t, "ATmega8_A_1", 0, 0, 18.614, 17.2, 12.5, 80, 100, 21, 11.7, 14.086, 7, 20, 52.507309, 13.458635, 0x902);
+
+    private static Measurement Vary(Measurement template, long t)
+    {
+        var phase = (t / 60 % 1440) / 1440.0;
+        var sun = Math.Max(0, Math.Sin(phase * 2 * Math.PI));
+        return template with
+        {
+            Timestamp = t,
+            BatteryVoltage = Math.Round(11.8 + 1.2 * sun, 3),
+            BatteryChargeEstimate = Math.Round(40 + 60 * sun),
+            MppVoltage = Math.Round(14 + 4 * sun, 3),
+            BatteryTemperature = Math.Round(10 + 15 * sun),
+            Status = sun > 0.5 ? 0x902 : sun > 0 ? 0x502 : t % 7 == 0 ? 0x482 : 0x402,
+        };
+    }
+}
