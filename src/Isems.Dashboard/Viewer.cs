@@ -35,7 +35,8 @@ public sealed record Viewer(TimeZoneInfo Zone)
     {
         if (Zone == TimeZoneInfo.Utc) return "UTC";
         var offset = local.Offset;
-        return (Zone.Id.Contains('/') ? Zone.Id + " " : "") + "UTC" + (offset < TimeSpan.Zero ? "−" : "+") + offset.ToString(@"hh\:mm", CultureInfo.InvariantCulture);
+        // The zone's name is in the page's footer; each time carries its offset, which is what makes it unambiguous.
+        return "UTC" + (offset < TimeSpan.Zero ? "−" : "+") + offset.ToString(@"hh\:mm", CultureInfo.InvariantCulture);
     }
 
     /// <summary><c>3 min ago</c>, <c>in 20 s</c>.</summary>

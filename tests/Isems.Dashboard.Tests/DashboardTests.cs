@@ -114,6 +114,12 @@ public sealed class DashboardTests(Browser browser, Xunit.Abstractions.ITestOutp
         await Assertions.Expect(page.Locator("#poll-health")).ToContainTextAsync("Lines stored");
         await Assertions.Expect(page.Locator("#no-alert-rules")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Screenshot("node.png"), FullPage = true });
+
+        // The map draws every node with a position, offline: no tile is asked of any server.
+        await page.Locator("header nav a", new() { HasText = "Map" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#map a.marker")).ToHaveCountAsync(3);
+        await Assertions.Expect(page.Locator("#map image")).ToHaveCountAsync(0);
+        await page.ScreenshotAsync(new() { Path = Screenshot("map.png"), FullPage = true });
         watch.AssertClean();
     }
 
