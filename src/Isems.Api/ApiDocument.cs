@@ -44,12 +44,9 @@ public static class ApiDocument
             };
             // The history and export operations (issue 11) are public: they declare that they need no token.
             document.Tags ??= new HashSet<OpenApiTag>();
-            if (!document.Tags.Any(t => t.Name == "measurements"))
-                document.Tags.Add(new OpenApiTag
-                {
-                    Name = "measurements",
-                    Description = "Measurements: the newest per node, a node's history over any range (raw or in exact buckets), and exports as CSV or lines. Public, no token.",
-                });
+            const string measurements = "Measurements: the newest per node, a node's history over any range (raw or in exact buckets), and exports as CSV or lines. Public, no token.";
+            if (document.Tags.FirstOrDefault(t => t.Name == "measurements") is { } tag) tag.Description ??= measurements;
+            else document.Tags.Add(new OpenApiTag { Name = "measurements", Description = measurements });
             foreach (var (path, item) in document.Paths)
             {
                 if (path.StartsWith("/measurements/", StringComparison.Ordinal) && (path.EndsWith("/history", StringComparison.Ordinal) || path.EndsWith("/export", StringComparison.Ordinal)) && item.Operations is not null)

@@ -80,4 +80,42 @@ public sealed class RetentionActorTests(ITestOutputHelper output) : CollectorTes
         // Histories kept as JSON are out of date: retention says so for every node, since it does not track which.
         changes.FishForMessage(m => m is RowsChanged { NodeIds: null });
     }
+
+    [Fact]
+    public async Task Raw_rows_go_by_age_and_their_rollups_stay_until_the_rollup_age()
+    {
+        var now = Scheduler.Now.ToUnixTimeSeconds();
+        const long hour = 3600, day = 86_400;
+        // One row an hour for 60 days, each half an hour off the hour.
+        await Store.WriteAsync([Enumerable.Range(0, 60 * 24).Select(i => Line("Node-A", now - 1800 - i * hour)).ToList()]);
+        var options = new RetentionOptions
+        {
+            MaxAge = TimeSpan.FromDays(10),
+            RollupMaxAge = TimeSpan.FromDays(30),
+            Every = TimeSpan.FromHours(1),
+            BatchRows = 500,
+            PauseBetweenBatches = TimeSpan.FromMilliseconds(50),
+        };
+        var retention = Sys.ActorOf(RetentionActor.Props(Store, options));
+        Assert.Null((await retention.Ask<RetentionStatus>(GetRetentionStatus.Instance)).LastRunEnded); // started, timer armed
+        Scheduler.Advance(options.Every);
+        AwaitAssert(() =>
+        {
+            Scheduler.Advance(options.PauseBetweenBatches);
+            var status = retention.Ask<RetentionStatus>(GetRetentionStatus.Instance, TimeSpan.FromSeconds(3)).Result;
+            Assert.False(status.Running);
+            Assert.NotNull(status.LastRunEnded);
+        }, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+
+        var runAt = now + hour;
+        var raw = await TimestampsAsync("Node-A");
+        Assert.All(raw, t => Assert.True(t >= runAt - 10 * day));
+        // Hourly history reaches back 30 days (the rollups), though raw rows reach back only 10.
+        var history = await Store.AggregateAsync("Node-A", now - 60 * day, now + hour, 3600);
+        Assert.Equal(Enumerable.Range(0, 60 * 24).Select(i => now - 1800 - i * hour).Where(t => t - t % hour >= runAt - 30 * day).Count(),
+            history.Points.Sum(p => p.Aggregate.Count));
+        Assert.NotNull(history.RawDeletedBefore);
+        var final = await retention.Ask<RetentionStatus>(GetRetentionStatus.Instance);
+        Assert.True(final.DeletedRollups > 0);
+    }
 }

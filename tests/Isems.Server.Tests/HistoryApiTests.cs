@@ -324,7 +324,7 @@ public sealed class HistoryApiDocumentTests : ServerTestBase
             Assert.NotNull(operation["responses"]!["400"]!["content"]!["application/problem+json"]);
             Assert.Equal(parameters, operation["parameters"]!.AsArray().Select(p => (string)p!["name"]!));
             Assert.All(operation["parameters"]!.AsArray(), p => Assert.False(string.IsNullOrEmpty((string?)p!["description"]), $"{path} {p!["name"]}"));
-            Assert.Equal(0, operation["security"]!.AsArray().Count);
+            Assert.Empty(operation["security"]!.AsArray());
         }
         Assert.Contains(document["tags"]!.AsArray(), t => (string)t!["name"]! == "measurements" && !string.IsNullOrEmpty((string?)t["description"]));
     }

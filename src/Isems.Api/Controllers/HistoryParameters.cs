@@ -37,6 +37,8 @@ public static partial class HistoryParameters
         long start;
         if (string.IsNullOrEmpty(from)) start = end - 86_400;
         else if (TryInstant(from, out start) is { } problem) return $"from: {problem}";
+        if (start < 946_684_800 && end <= 946_684_800)
+            return "The range ends before 2000, where no measurement can be (their timestamps start in 2001): give a later to.";
         if (start >= end)
             return $"from ({Iso(start)}) must be before to ({Iso(end)}): from is inclusive, to exclusive.";
         if (end - start > MaxRangeSeconds)
