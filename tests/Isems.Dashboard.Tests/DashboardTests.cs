@@ -155,6 +155,7 @@ public sealed class DashboardTests(Browser browser, Xunit.Abstractions.ITestOutp
         await Assertions.Expect(urlField.Locator(".field-error")).ToContainTextAsync("http");
         await Assertions.Expect(intervalField.Locator(".field-error")).ToContainTextAsync("10 to 86400");
         await Assertions.Expect(page.Locator("#add-node .field").Filter(new() { Has = page.Locator("#node-id") }).Locator(".field-error")).ToHaveCountAsync(0);
+        await page.ScreenshotAsync(new() { Path = Screenshot("manage.png"), FullPage = true });
         using (var http = host.Http())
             Assert.DoesNotContain("Spare", await http.GetStringAsync("/nodes"));
 
@@ -170,6 +171,29 @@ public sealed class DashboardTests(Browser browser, Xunit.Abstractions.ITestOutp
         await Assertions.Expect(row.Locator(".badge")).ToHaveTextAsync("● up");
         await Assertions.Expect(row.Locator("td.volt")).ToContainTextAsync("V");
         Assert.True(spare.Requests > 0, "the added node was not polled");
+
+        // Back on the management page the token is still there (this tab's session storage): poll, edit, disable, remove.
+        await page.Locator("header nav a", new() { HasText = "Manage nodes" }).ClickAsync();
+        var managed = page.Locator("#registered tr[data-node='Spare']");
+        await managed.Locator("button", new() { HasText = "Poll now" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#manage-message")).ToContainTextAsync("Polled Spare");
+        await managed.Locator("button", new() { HasText = "Edit" }).ClickAsync();
+        await page.Locator("#node-interval-edit").FillAsync("60");
+        await page.Locator("#edit-node button[type=submit]").ClickAsync();
+        await Assertions.Expect(page.Locator("#manage-message")).ToContainTextAsync("Spare is saved");
+        await Assertions.Expect(managed).ToContainTextAsync("60 s");
+        await managed.Locator("button", new() { HasText = "Disable" }).ClickAsync();
+        await Assertions.Expect(managed.Locator(".badge")).ToContainTextAsync("disabled");
+        await managed.Locator("button", new() { HasText = "Remove" }).ClickAsync();
+        await page.Locator("#registered tr.edit button.danger", new() { HasText = "Remove" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#manage-message")).ToContainTextAsync("Spare is removed");
+        await Assertions.Expect(managed).ToHaveCountAsync(0);
+        using (var http = host.Http())
+        {
+            using var gone = new HttpRequestMessage(HttpMethod.Get, "/admin/nodes/Spare");
+            gone.Headers.Authorization = new("Bearer", Token);
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.SendAsync(gone)).StatusCode);
+        }
         watch.AssertClean();
     }
 
