@@ -15,7 +15,9 @@ public sealed class CollectorAddress(IServer server)
     public Uri? Get()
     {
         if (_address is not null) return _address;
-        var listening = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        // Plain HTTP where the host offers it: a certificate made for a public name does not fit a loopback call.
+        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+        var listening = addresses.FirstOrDefault(a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) ?? addresses.FirstOrDefault();
         if (listening is null) return null;
         var text = listening.Replace("://0.0.0.0", "://127.0.0.1").Replace("://[::]", "://[::1]")
             .Replace("://*", "://localhost").Replace("://+", "://localhost");

@@ -27,13 +27,18 @@ public abstract class LivePage : ComponentBase, IDisposable
 
     private async Task KeepCurrentAsync()
     {
-        using var timer = new PeriodicTimer(Interval);
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            var pause = Interval;
+            while (true)
             {
+                await Task.Delay(pause, _stop.Token);
+                var started = DateTime.UtcNow;
                 await RefreshAsync(_stop.Token);
                 await InvokeAsync(StateHasChanged);
+                // A large fleet makes each refresh dearer: never spend more than a fifth of the time on it.
+                var took = DateTime.UtcNow - started;
+                pause = took * 4 > Interval ? took * 4 : Interval;
             }
         }
         catch (OperationCanceledException)
