@@ -194,6 +194,36 @@ public sealed partial class MeasurementStore
     }
 
     /// <summary>
+    /// The same rows as <see cref="ExportAsync(string?, long, long, CancellationToken)"/>, handed to <paramref name="row"/>
+    /// as the reader positioned on each (columns as <see cref="Schema.SelectColumns"/>) with the node id it was asked
+    /// for: no object per row, for exports of millions of rows.
+    /// </summary>
+    public async Task ExportRowsAsync(string? nodeId, long from, long to, Func<string, DbDataReader, ValueTask> row, CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await using var db = new DataConnection(_options);
+        var node = nodeId ?? await db.ExecuteAsync<string?>(Schema.NodeAtOrAfterSql, ct, new DataParameter("from", "", DataType.NVarChar)).ConfigureAwait(false);
+        var connection = db.OpenDbConnection();
+        var sqlite = Target.Kind == DatabaseKind.Sqlite;
+        while (node is not null)
+        {
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = ExportNodeSql;
+                AddParameter(command, "node", node);
+                AddParameter(command, "from", from);
+                AddParameter(command, "to", to);
+                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                // SQLite's reader reads synchronously anyway; its ReadAsync only adds a task per row.
+                while (sqlite ? reader.Read() : await reader.ReadAsync(ct).ConfigureAwait(false))
+                    await row(node, reader).ConfigureAwait(false);
+            }
+            if (nodeId is not null) return;
+            node = await db.ExecuteAsync<string?>(Schema.NodeAfterSql, ct, new DataParameter("after", node, DataType.NVarChar)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Deletes hourly and daily rollups that start before <paramref name="cutoffUnixSeconds"/>, at most
     /// <paramref name="batchSize"/> in one short transaction; returns how many. Call again until it returns 0.
     /// </summary>

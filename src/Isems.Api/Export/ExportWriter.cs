@@ -33,49 +33,63 @@ public sealed class ExportWriter(Stream output, bool lines)
         Ascii("\r\n");
     }
 
-    public void Row(StoredMeasurement row)
+    /// <summary>
+    /// One row straight from the store's reader (columns as the store selects them: id, node_id, isems_revision,
+    /// timestamp, firmware_version, time_to_shutdown, power_save_level, the 12 numbers, status), without a measurement
+    /// object.
+    /// </summary>
+    public void Row(string nodeId, System.Data.Common.DbDataReader r)
     {
-        var m = row.Measurement;
-        // Room for the longest row this can be (text fields UTF-8 and quoted, numbers at most 40 bytes each).
-        var need = 1024 + 6 * (m.NodeId.Length + m.IsemsRevision.Length + m.OpenMpptFirmwareVersion.Length);
+        var revision = r.GetString(2);
+        var firmware = r.GetString(4);
+        var need = 1024 + 6 * (nodeId.Length + revision.Length + firmware.Length);
         if (_buffer.Length - _length < need) Array.Resize(ref _buffer, _length + need + 64 * 1024);
         var sep = lines ? (byte)';' : (byte)',';
-        Text(m.NodeId);
+        Text(nodeId);
         Put(sep);
-        Text(m.IsemsRevision);
+        Text(revision);
         Put(sep);
-        if (lines) Integer(m.Timestamp);
-        else Ascii(DateTimeOffset.FromUnixTimeSeconds(m.Timestamp).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+        var timestamp = r.GetInt64(3);
+        if (lines) Integer(timestamp);
+        else
+        {
+            DateTimeOffset.FromUnixTimeSeconds(timestamp).UtcDateTime.TryFormat(_buffer.AsSpan(_length), out var written, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+            _length += written;
+        }
         Put(sep);
-        Text(m.OpenMpptFirmwareVersion);
+        Text(firmware);
         Put(sep);
-        Number(m.TimeToShutdown);
+        Number(r.GetDouble(5));
         Put(sep);
-        if (lines) Integer(m.PowerSaveLevel);
-        else Ascii(m.IsPowerSaveMode ? "true" : "false");
-        foreach (var value in (ReadOnlySpan<double>)[m.OpenCircuitVoltage, m.MppVoltage, m.BatteryVoltage, m.BatteryChargeEstimate,
-                     m.BatteryHealthEstimate, m.BatteryTemperature, m.LowVoltageDisconnectVoltage, m.TemperatureCorrectedVoltage,
-                     m.RateBatteryCapacity, m.RatedSolarModuleCapacity, m.Latitude, m.Longitude])
+        var powerSave = r.GetInt32(6);
+        if (lines) Integer(powerSave);
+        else Ascii(powerSave != 0 ? "true" : "false");
+        for (var c = 7; c <= 18; c++)
         {
             Put(sep);
-            Number(value);
+            Number(r.GetDouble(c));
         }
+        int? status = r.IsDBNull(19) ? null : r.GetInt32(19);
         if (lines)
         {
-            // An 18-field line when the node sent no status, so the line parses back to the same measurement.
-            if (m.Status is { } status)
+            if (status is { } bits)
             {
                 Put(sep);
-                Ascii(status.ToString("x3", CultureInfo.InvariantCulture));
+                bits.TryFormat(_buffer.AsSpan(_length), out var written, "x3", CultureInfo.InvariantCulture);
+                _length += written;
             }
             Put((byte)'\n');
             return;
         }
         Put(sep);
-        Ascii(StatusBitNames.ToApiText(m.Status));
+        Put((byte)'0');
+        Put((byte)'x');
+        (status ?? 0).TryFormat(_buffer.AsSpan(_length), out var hex, "x3", CultureInfo.InvariantCulture);
+        _length += hex;
         Put(sep);
-        Integer(row.Id);
-        Ascii("\r\n");
+        Integer(r.GetInt64(0));
+        Put((byte)'\r');
+        Put((byte)'\n');
     }
 
     public async Task FlushAsync(CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Text.Json;
 using Isems.Api.Controllers;
 using Isems.LineFormat;
@@ -13,6 +14,11 @@ namespace Isems.Api.Json;
 /// </summary>
 public static class HistoryJsonWriter
 {
+    private static readonly JsonEncodedText[] KeyNames = Rollups.Keys.Select(k => JsonEncodedText.Encode(k)).ToArray();
+    private static readonly JsonEncodedText Avg = JsonEncodedText.Encode("avg"), Min = JsonEncodedText.Encode("min"),
+        Max = JsonEncodedText.Encode("max"), Time = JsonEncodedText.Encode("time"), Count = JsonEncodedText.Encode("count"),
+        Status = JsonEncodedText.Encode("status");
+
     public static byte[] Raw(string nodeId, HistoryRange range, IEnumerable<StoredMeasurement> rows, IReadOnlySet<string>? keep)
     {
         var buffer = new ArrayBufferWriter<byte>(16 * 1024);
@@ -36,21 +42,22 @@ public static class HistoryJsonWriter
             if (history.RawDeletedBefore is { } before)
                 writer.WriteString("rawDeletedBefore", HistoryParameters.Iso(before));
             writer.WriteStartArray("points");
+            Span<char> time = stackalloc char[20];
             foreach (var point in history.Points)
             {
                 var a = point.Aggregate;
                 writer.WriteStartObject();
-                writer.WriteString("time", HistoryParameters.Iso(point.Start));
-                if (keep is null || keep.Contains("count")) writer.WriteNumber("count", a.Count);
-                if (keep is null || keep.Contains("status")) writer.WriteString("status", StatusBitNames.ToApiText(a.Status));
+                DateTimeOffset.FromUnixTimeSeconds(point.Start).UtcDateTime.TryFormat(time, out var written, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+                writer.WriteString(Time, time[..written]);
+                if (keep is null || keep.Contains("count")) writer.WriteNumber(Count, a.Count);
+                if (keep is null || keep.Contains("status")) writer.WriteString(Status, StatusBitNames.ToApiText(a.Status));
                 for (var k = 0; k < Rollups.KeyCount; k++)
                 {
-                    var key = Rollups.Keys[k];
-                    if (keep is not null && !keep.Contains(key)) continue;
-                    writer.WriteStartObject(key);
-                    writer.WriteNumber("avg", a.Sum[k] / a.Count);
-                    writer.WriteNumber("min", a.Min[k]);
-                    writer.WriteNumber("max", a.Max[k]);
+                    if (keep is not null && !keep.Contains(Rollups.Keys[k])) continue;
+                    writer.WriteStartObject(KeyNames[k]);
+                    writer.WriteNumber(Avg, a.Sum[k] / a.Count);
+                    writer.WriteNumber(Min, a.Min[k]);
+                    writer.WriteNumber(Max, a.Max[k]);
                     writer.WriteEndObject();
                 }
                 writer.WriteEndObject();
