@@ -12,7 +12,9 @@ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)   # another process holding the database's lock
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)   # checks the shipped unit file
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate
-[ -x /usr/bin/chromium ] || missing+=(chromium)   # the dashboard's browser tests (Playwright drives Debian's chromium)
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)   # scrapes /metrics; promtool checks a scrape
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders /docs; the dashboard's browser tests (Playwright drives it)
+command -v npm >/dev/null 2>&1 || missing+=(npm)   # installs the OpenAPI linter (@redocly/cli) into ~/.cache/isems-tests
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "Installing ${missing[*]} for the tests..."

@@ -10,6 +10,61 @@ public static class ApiDocument
 {
     public const string BearerScheme = "adminToken";
 
+    private static readonly Dictionary<string, string> TagDescriptions = new(StringComparer.Ordinal)
+    {
+        ["Measurements"] = "The stored measurements, in the original collector's JSON (what the isems-app reads)",
+        ["Nodes"] = "Each node's health: polling state, last error, lines stored",
+        ["Mqtt"] = "The link to the MQTT broker that pushing nodes publish to",
+        ["AdminNodes"] = "Adding, changing and removing nodes at runtime (needs the admin token)",
+        ["Health"] = "Liveness and readiness, for supervisors and load balancers",
+        ["Metrics"] = "The collector's own metrics, for Prometheus",
+    };
+
+    /// <summary>An operation id from the method and the path: GET /nodes/{nodeId} is getNodesByNodeId.</summary>
+    public static string OperationId(string method, string path)
+    {
+        var id = new System.Text.StringBuilder(method.ToLowerInvariant());
+        foreach (var segment in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var name = segment.Trim('{', '}');
+            if (segment.StartsWith('{')) id.Append("By");
+            foreach (var word in name.Split('-', '_', '.'))
+                if (word.Length > 0) id.Append(char.ToUpperInvariant(word[0])).Append(word.AsSpan(1));
+        }
+        return id.ToString();
+    }
+
+    private static IOpenApiSchema Problem(OpenApiDocument document) =>
+        document.Components?.Schemas?.ContainsKey("ProblemDetails") == true
+            ? new OpenApiSchemaReference("ProblemDetails", document)
+            : new OpenApiSchema { Type = JsonSchemaType.Object };
+
+    /// <summary>/metrics is served by OpenTelemetry's exporter, outside MVC and minimal APIs, so it is described here.</summary>
+    private static void DocumentMetrics(OpenApiDocument document)
+    {
+        document.Paths["/metrics"] = new OpenApiPathItem
+        {
+            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            {
+                [HttpMethod.Get] = new()
+                {
+                    Tags = new HashSet<OpenApiTagReference> { new("Metrics", document) },
+                    Summary = "The collector's metrics in Prometheus's text format",
+                    Description = "Polls, lines by outcome, the writer's commits, nodes by state, the MQTT link, the runtime's and the HTTP server's own.",
+                    OperationId = "getMetrics",
+                    Responses = new OpenApiResponses
+                    {
+                        ["200"] = new OpenApiResponse
+                        {
+                            Description = "Every series",
+                            Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
+                        },
+                    },
+                },
+            },
+        };
+    }
+
     public static IServiceCollection AddIsemsOpenApi(this IServiceCollection services) => services.AddOpenApi(options => options
         .AddOperationTransformer(async (operation, context, cancellationToken) =>
         {
@@ -42,20 +97,41 @@ public static class ApiDocument
                 Scheme = "bearer",
                 Description = "The collector's ISEMS_ADMIN_TOKEN",
             };
-            // The history and export operations (issue 11) are public: they declare that they need no token.
-            document.Tags ??= new HashSet<OpenApiTag>();
-            const string measurements = "Measurements: the newest per node, a node's history over any range (raw or in exact buckets), and exports as CSV or lines. Public, no token.";
-            if (document.Tags.FirstOrDefault(t => t.Name == "measurements") is { } tag) tag.Description ??= measurements;
-            else document.Tags.Add(new OpenApiTag { Name = "measurements", Description = measurements });
+            // Every operation, the history and export ones included, states its security below; tags are named and
+            // described from the operations that use them, at the end.
+            DocumentMetrics(document);
             foreach (var (path, item) in document.Paths)
             {
-                if (path.StartsWith("/measurements/", StringComparison.Ordinal) && (path.EndsWith("/history", StringComparison.Ordinal) || path.EndsWith("/export", StringComparison.Ordinal)) && item.Operations is not null)
-                    foreach (var operation in item.Operations.Values)
-                        operation.Security = [];
-                if (!path.StartsWith("/admin", StringComparison.Ordinal) || item.Operations is null) continue;
-                foreach (var operation in item.Operations.Values)
-                    operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }];
+                if (item.Operations is null) continue;
+                foreach (var (method, operation) in item.Operations)
+                {
+                    // Every operation says what it needs: the admin token, or nothing (an empty requirement).
+                    operation.Security = path.StartsWith("/admin", StringComparison.Ordinal)
+                        ? [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }]
+                        : [new OpenApiSecurityRequirement()];
+                    operation.OperationId ??= OperationId(method.Method, path);
+                    operation.Summary ??= operation.Description?.Split(". ")[0].TrimEnd('.') ?? $"{method.Method} {path}";
+                    operation.Responses ??= new OpenApiResponses();
+                    if (!operation.Responses.Keys.Any(code => code.StartsWith('4')))
+                        operation.Responses["4XX"] = new OpenApiResponse
+                        {
+                            Description = "The request was refused; the problem says what to change",
+                            Content = new Dictionary<string, OpenApiMediaType> { ["application/problem+json"] = new() { Schema = Problem(document) } },
+                        };
+                }
             }
+
+            // Generated from the request's own address, which ends in a slash; clients join paths to it.
+            foreach (var server in document.Servers ?? []) server.Url = server.Url?.TrimEnd('/') is { Length: > 0 } url ? url : "/";
+
+            var used = document.Paths.Values.SelectMany(p => p.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>())
+                .SelectMany(o => o.Tags ?? new HashSet<OpenApiTagReference>()).Select(t => t.Name).OfType<string>()
+                .ToHashSet(StringComparer.Ordinal);
+            document.Tags = new HashSet<OpenApiTag>(used.Order(StringComparer.Ordinal).Select(name => new OpenApiTag
+            {
+                Name = name,
+                Description = TagDescriptions.GetValueOrDefault(name, $"The {name} endpoints"),
+            }));
             return Task.CompletedTask;
         }));
 }

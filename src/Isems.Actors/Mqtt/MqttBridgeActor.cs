@@ -52,7 +52,8 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
     private sealed record CheckLink;
     private sealed record LinkChecked(int Connection, bool Alive);
     private sealed record MessageArrived(int Connection, MqttApplicationMessageReceivedEventArgs Args);
-    private sealed record Pending(MqttApplicationMessageReceivedEventArgs Args, int Outstanding, IReadOnlyList<IngestLines> Parts);
+    private sealed record Pending(MqttApplicationMessageReceivedEventArgs Args, int Outstanding, IReadOnlyList<IngestLines> Parts,
+        System.Diagnostics.Activity? Span);
     private sealed record RetryIngest(IngestLines Part);
 
     private readonly MqttOptions _options;
@@ -230,6 +231,11 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         _lastMessage = Now;
         var payload = args.ApplicationMessage.Payload;
         var topicNode = TopicNodeId(args.ApplicationMessage.Topic);
+        // A span from arrival to acknowledgement (only while a tracer listens).
+        var span = CollectorTracing.Start("mqtt message", parent: null, kind: System.Diagnostics.ActivityKind.Consumer);
+        span?.SetTag("messaging.system", "mqtt");
+        span?.SetTag("messaging.destination.name", args.ApplicationMessage.Topic);
+        span?.SetTag("messaging.message.body.size", payload.Length);
 
         string? dropped = payload.Length switch
         {
@@ -241,7 +247,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         if (dropped is null && !Utf8.IsValid(bytes)) dropped = "not_utf8";
         if (dropped is not null)
         {
-            Drop(dropped);
+            Drop(dropped, span);
             Acknowledge(args);
             return;
         }
@@ -252,7 +258,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             : LineParser.ParsePayload(bytes, Now.ToUnixTimeSeconds());
         if (parsed is null)
         {
-            Drop("not_json");
+            Drop("not_json", span);
             Acknowledge(args);
             return;
         }
@@ -262,14 +268,15 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         {
             if (parsed.Rejections.Total > 0 && topicNode is not null)
                 _nodes.Tell(new IngestLines(topicNode, [], parsed.Rejections, 0));
-            Drop("no_valid_line");
+            Drop("no_valid_line", span);
             Acknowledge(args);
             return;
         }
 
         var tag = ++_tag;
         var parts = byNode.Select((g, i) => new IngestLines(g.Key, g.ToList(), i == 0 ? parsed.Rejections : RejectionCounts.None, tag)).ToList();
-        _pending[tag] = new Pending(args, parts.Count, parts);
+        span?.SetTag("isems.lines.parsed", parsed.Lines.Count);
+        _pending[tag] = new Pending(args, parts.Count, parts, span);
         _peakPending = Math.Max(_peakPending, _pending.Count);
         foreach (var part in parts) _nodes.Tell(part);
     }
@@ -284,6 +291,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         }
         _pending.Remove(tag);
         Acknowledge(pending.Args);
+        pending.Span.End();
     }
 
     private void Acknowledge(MqttApplicationMessageReceivedEventArgs args)
@@ -297,7 +305,12 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         sent.PipeTo(Self, success: () => Done.Instance, failure: _ => Done.Instance);
     }
 
-    private void Drop(string kind) => _dropped[kind] = _dropped.GetValueOrDefault(kind) + 1;
+    private void Drop(string kind, System.Diagnostics.Activity? span)
+    {
+        _dropped[kind] = _dropped.GetValueOrDefault(kind) + 1;
+        span?.SetTag("isems.mqtt.dropped", kind);
+        span.End();
+    }
 
     /// <summary><c>&lt;prefix&gt;/&lt;nodeId&gt;/data.json</c>: one JSON object per message.</summary>
     public static bool IsJsonTopic(string topic) => topic.EndsWith("/data.json", StringComparison.Ordinal);

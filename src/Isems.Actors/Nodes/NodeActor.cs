@@ -48,6 +48,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
     private readonly List<IActorRef> _waiters = [];
 
+    private PollTrace? _trace; // the poll's spans, only while a tracer listens
     private PushedLines? _pushed; // made when the node first pushes
     private LogPosition _position = LogPosition.Start;
     private LogBookmark? _resumeFrom; // saved before the last stop; taken up when the node is told its log URL
@@ -288,6 +289,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _polls++;
         _lastAttempt = Now;
         var url = _logUrl!;
+        _trace = PollTrace.Start(_key, url);
         _fetcher.FetchAsync(url, _position, _timeout).PipeTo(Self,
             success: result => new Fetched(result),
             failure: error => new Fetched(new FetchFailed(error.Message)));
@@ -296,10 +298,13 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private void OnFetched(FetchResult result)
     {
         _bytesFetched += result.WireBytes;
+        _trace?.Fetched(result);
         switch (result)
         {
             case LogFetched log:
+                _trace?.Step("parse");
                 var parsed = LineParser.ParsePayload(log.Content.Span, Now.ToUnixTimeSeconds());
+                _trace?.Parsed(parsed);
                 _metrics.Rejected(parsed.Rejections);
                 if (log.FromStart && _position.Offset > 0)
                     Log.Debug("Node {0}: reading the whole log again (rotated, or Range not honoured)", Name);
@@ -313,7 +318,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _writing = (++_correlation, log.Next, parsed);
                 var next = log.Next;
                 _writer.Tell(new WriteLines(parsed.Lines, _correlation, new LogBookmark(
-                    _key, _logUrl!.ToString(), next.Offset, next.PrefixHash, next.TailHash, next.TailLength, parsed.Lines[^1].NodeId)));
+                    _key, _logUrl!.ToString(), next.Offset, next.PrefixHash, next.TailHash, next.TailLength, parsed.Lines[^1].NodeId),
+                    _trace?.Step("write") ?? default));
                 break;
 
             case LogMissing:
@@ -354,6 +360,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)
     {
+        _trace?.End(stored, duplicates, succeeded ? null : error);
+        _trace = null;
         _fetching = false;
         LeaveGate();
         _linesStored += stored;
@@ -405,7 +413,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _gate.Leave();
     }
 
-    protected override void PostStop() => LeaveGate();
+    protected override void PostStop()
+    {
+        _trace?.End(0, 0, "the node's actor stopped");
+        LeaveGate();
+    }
 
     private void ScheduleNextCycle()
     {

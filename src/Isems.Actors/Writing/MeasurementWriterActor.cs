@@ -7,7 +7,9 @@ namespace Isems.Actors.Writing;
 
 /// <summary>Store these lines; the sender is told what became of them.</summary>
 /// <param name="Bookmark">Where the lines' log has been read up to: saved in the same transaction as the lines.</param>
-public sealed record WriteLines(IReadOnlyList<Measurement> Lines, long CorrelationId, LogBookmark? Bookmark = null);
+/// <remarks><paramref name="Trace"/>: the span the lines belong to (a poll's write), so their commit is its child.</remarks>
+public sealed record WriteLines(IReadOnlyList<Measurement> Lines, long CorrelationId, LogBookmark? Bookmark = null,
+    System.Diagnostics.ActivityContext Trace = default);
 
 /// <summary>The lines are in the database: how many were new, how many already there, and each node's newest row.</summary>
 public sealed record LinesWritten(long CorrelationId, WriteOutcome Outcome);
@@ -134,6 +136,7 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
                 if (done.Outcomes[i].Stored > 0)
                     foreach (var line in done.Batch[i].Request.Lines) changed.Add(line.NodeId);
             if (changed.Count > 0) Context.System.EventStream.Publish(new RowsChanged(changed));
+            TraceCommit(done);
             for (var i = 0; i < done.Batch.Count; i++)
                 done.Batch[i].ReplyTo.Tell(new LinesWritten(done.Batch[i].Request.CorrelationId, done.Outcomes[i]));
             CommitNext();
@@ -246,6 +249,23 @@ public sealed class MeasurementWriterActor : ReceiveActor, IWithTimers
         Task.Run(() => store.WriteAsync(groups, bookmarks)).PipeTo(Self,
             success: outcomes => new BatchCommitted(batch, outcomes, System.Diagnostics.Stopwatch.GetElapsedTime(started)),
             failure: error => new BatchFailed(batch, error));
+    }
+
+    /// <summary>One commit span for each traced request of the batch, as a child of that request's span (a span has one parent).</summary>
+    private static void TraceCommit(BatchCommitted done)
+    {
+        if (!CollectorTracing.Source.HasListeners()) return;
+        var started = DateTimeOffset.UtcNow - done.Took;
+        var lines = done.Batch.Sum(p => p.Request.Lines.Count);
+        for (var i = 0; i < done.Batch.Count; i++)
+        {
+            var commit = CollectorTracing.Start("commit", done.Batch[i].Request.Trace, started);
+            if (commit is null) continue;
+            commit.SetTag("isems.batch.lines", lines);
+            commit.SetTag("isems.lines.stored", done.Outcomes[i].Stored);
+            commit.SetTag("isems.lines.duplicate", done.Outcomes[i].Duplicates);
+            commit.End();
+        }
     }
 
     private TimeSpan RetryDelay() => Backoff.Exponential(_options.MinRetryDelay, _options.MaxRetryDelay, _failures - 1);

@@ -56,18 +56,18 @@ public static class NodeRequestReader
         string? id = null;
         if (seen.TryGetValue("id", out var idValue))
         {
-            if (idValue.ValueKind != JsonValueKind.String || !LineParser.IsValidNodeId(idValue.GetString()!))
+            if (Text(idValue) is not { } given || !LineParser.IsValidNodeId(given))
                 Fail("id", "'id' must be the node's id as its lines carry it: text of 1 to 64 characters, without '/' or control characters.");
-            else if (routeId is not null && idValue.GetString() != routeId)
+            else if (routeId is not null && given != routeId)
                 Fail("id", $"'id' cannot be changed: it is the node's identity. Remove '{routeId}' and add the node under its new id.");
-            else id = idValue.GetString();
+            else id = given;
         }
         else if (routeId is null) Fail("id", "'id' is required: the node's id as its lines carry it, for example \"Router-1\".");
 
         Uri? url = null;
         if (seen.TryGetValue("url", out var urlValue))
         {
-            if (urlValue.ValueKind != JsonValueKind.String || !NodeAddress.TryParse(urlValue.GetString()!, out url))
+            if (Text(urlValue) is not { } given || !NodeAddress.TryParse(given, out url))
                 Fail("url", "'url' must be the node's log as an http or https URL, or a bare IP or host name " +
                             $"(then http://<host>{NodeAddress.DefaultLogPath} is polled).");
         }
@@ -91,12 +91,29 @@ public static class NodeRequestReader
         if (seen.TryGetValue("note", out var noteValue))
         {
             if (noteValue.ValueKind == JsonValueKind.Null) note = new Change<string?>(null);
-            else if (noteValue.ValueKind != JsonValueKind.String || noteValue.GetString()!.Length > MaxNoteLength)
+            else if (Text(noteValue) is not { } given || given.Length > MaxNoteLength)
                 Fail("note", $"'note' must be text of at most {MaxNoteLength} characters, or null.");
-            else note = new Change<string?>(noteValue.GetString());
+            else note = new Change<string?>(given);
         }
 
         return errors.Count > 0 ? (null, errors) : (new NodeFields(id, url, interval, timeout, enabled, note), errors);
+    }
+
+    /// <summary>
+    /// A JSON string's text, or null when the value is not a string or is not text at all: JSON may escape half of a
+    /// UTF-16 surrogate pair ("\ud800"), which no .NET string can be read from.
+    /// </summary>
+    private static string? Text(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.String) return null;
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private static Change<int?>? ReadWholeNumber(

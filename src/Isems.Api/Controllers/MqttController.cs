@@ -14,6 +14,7 @@ namespace Isems.Api.Controllers;
 public sealed class MqttController(ActorRegistry registry, ApiOptions options) : ControllerBase
 {
     [HttpGet]
+    [EndpointSummary("The broker link: connected, messages, acknowledgements, reconnects, drops by kind")]
     [ProducesResponseType<MqttStatus>(StatusCodes.Status200OK)]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public async Task<IActionResult> Status(CancellationToken cancellationToken)

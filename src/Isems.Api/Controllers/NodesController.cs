@@ -13,6 +13,7 @@ namespace Isems.Api.Controllers;
 public sealed class NodesController(ActorAsk<NodeManagerActor> ask) : ControllerBase
 {
     [HttpGet]
+    [EndpointSummary("Every node's health: state, last attempt and success, last error, lines stored")]
     [ProducesResponseType<NodeStatusList>(StatusCodes.Status200OK)]
     public async Task<IActionResult> All(CancellationToken cancellationToken)
     {
@@ -22,6 +23,7 @@ public sealed class NodesController(ActorAsk<NodeManagerActor> ask) : Controller
     }
 
     [HttpGet("{nodeId}")]
+    [EndpointSummary("One node's health")]
     [ProducesResponseType<NodeStatusJson>(StatusCodes.Status200OK)]
     [ProducesResponseType<ProblemDetails>(StatusCodes.Status404NotFound, "application/problem+json")]
     public async Task<IActionResult> One(string nodeId, CancellationToken cancellationToken) =>

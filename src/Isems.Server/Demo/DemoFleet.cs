@@ -39,6 +39,12 @@ public sealed class DemoFleet : IAsyncDisposable
 
     private const string SpareNodeId = "Demo-Router-Spare";
 
+    /// <summary>
+    /// The demo's database, in the system's temporary directory: <c>dotnet run --project src/Isems.Server</c> runs in
+    /// the project's folder, and a database there ended up beside the sources.
+    /// </summary>
+    public static string DemoDatabase { get; } = Path.Combine(Path.GetTempPath(), "isems-collector-demo", "demo.db");
+
     public static DemoFleet Start()
     {
         var fleet = SimulatedFleet.Start();
@@ -56,7 +62,7 @@ public sealed class DemoFleet : IAsyncDisposable
         if (string.IsNullOrEmpty(configuration["MQTT_SERVER"]) && string.IsNullOrEmpty(configuration["MQTT_EMBEDDED_BROKER_PORT"]))
             yield return new("MQTT_EMBEDDED_BROKER_PORT", _brokerPort.ToString());
         if (string.IsNullOrEmpty(configuration["POLL_INTERVAL_SECONDS"])) yield return new("POLL_INTERVAL_SECONDS", "10");
-        if (string.IsNullOrEmpty(configuration["DATABASE_URL"])) yield return new("DATABASE_URL", "sqlite:///data/demo.db");
+        if (string.IsNullOrEmpty(configuration["DATABASE_URL"])) yield return new("DATABASE_URL", "sqlite:///" + DemoDatabase);
         if (string.IsNullOrEmpty(configuration["ISEMS_ADMIN_TOKEN"])) yield return new("ISEMS_ADMIN_TOKEN", AdminToken);
     }
 
@@ -90,7 +96,8 @@ public sealed class DemoFleet : IAsyncDisposable
               curl -H 'Authorization: Bearer {{AdminToken}}' -H 'Content-Type: application/json' \
                    -d '{"id":"{{SpareNodeId}}","url":"{{_spare.LogUrl}}"}' {{url}}/admin/nodes
               curl {{url}}/nodes/{{SpareNodeId}}
-            The API reference: {{url}}/docs
+            The API reference: {{url}}/docs; the metrics: {{url}}/metrics
+            The demo's database (unless DATABASE_URL says otherwise): {{DemoDatabase}}
             Ctrl+C stops the collector and the simulated nodes.
 
             """);

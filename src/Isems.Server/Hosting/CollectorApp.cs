@@ -1,8 +1,10 @@
 using Isems.Api;
+using Isems.Api.Admin;
 using Isems.Api.Controllers;
 using Isems.Api.Health;
 using Isems.Api.Json;
 using Isems.Dashboard;
+using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Scalar.AspNetCore;
 
 namespace Isems.Server.Hosting;
@@ -17,10 +19,19 @@ public static class CollectorApp
     {
         builder.AddIsemsLogging();
         builder.Services.AddIsemsCollector(builder.Configuration);
+        builder.Services.AddIsemsTelemetry(builder.Configuration);
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<BadRequestHandler>();
         builder.Services.AddCors(cors => cors.AddPolicy(ApiOptions.ReadOnlyCorsPolicy, policy =>
             policy.AllowAnyOrigin().AllowAnyHeader().WithMethods("GET", "HEAD", "OPTIONS")));
-        builder.Services.AddControllers()
+        builder.Services.AddControllers(mvc =>
+            {
+                // No endpoint takes a form: a form body sent anyway is not parsed (a malformed one threw from MVC's
+                // form readers, a 500).
+                mvc.ValueProviderFactories.RemoveType<FormValueProviderFactory>();
+                mvc.ValueProviderFactories.RemoveType<JQueryFormValueProviderFactory>();
+                mvc.ValueProviderFactories.RemoveType<FormFileValueProviderFactory>();
+            })
             .AddApplicationPart(typeof(MeasurementsController).Assembly)
             .AddJsonOptions(json => json.JsonSerializerOptions.Converters.Add(new UtcTimeConverter()));
         builder.Services.AddIsemsOpenApi();
@@ -34,14 +45,25 @@ public static class CollectorApp
     public static WebApplication MapCollectorApp(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseAdminBodyLimit();
         app.UseStatusCodePages();
         app.UseCors();
         app.MapControllers();
         app.MapIsemsHealth();
+        app.MapIsemsMetrics();
         app.MapOpenApi();
+        // For operators reading what the collector answers: none of the vendor's own offers (its deploy and SDK
+        // toolbar, its AI chat, MCP, its "Powered by" link), no telemetry to the vendor, no fonts from its CDN.
         app.MapScalarApiReference("/docs", docs => docs
-            .WithTitle("ISEMS collector API")
-            .WithOpenApiRoutePattern("/openapi/{documentName}.json"));
+            .WithTitle("ISEMS collector API: operator reference")
+            .WithOpenApiRoutePattern("/openapi/{documentName}.json")
+            .HideDeveloperTools()
+            .DisableAgent()
+            .DisableMcp()
+            .DisableTelemetry()
+            .DisableDefaultFonts()
+            // The sidebar's "Powered by" link, with the vendor's campaign parameters.
+            .WithCustomCss("a[href*='utm_source=powered-by'] { display: none !important; }"));
         app.MapIsemsDashboard();
         return app;
     }

@@ -13,7 +13,6 @@ using Isems.Actors.Writing;
 using Isems.Api;
 using Isems.Api.Controllers;
 using Isems.Api.Health;
-using Isems.Api.Metrics;
 using Isems.Actors;
 using System.Diagnostics.Metrics;
 using Isems.Server.Configuration;
@@ -41,7 +40,6 @@ public static class CollectorServices
         services.AddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddSingleton(sp => new CollectorMetrics(sp.GetRequiredService<IMeterFactory>()));
-        services.AddSingleton(sp => new PrometheusExporter(sp.GetRequiredService<IMeterFactory>()));
         services.AddIsemsReadiness();
         services.AddSingleton(sp => ConfiguredNodes(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
         services.AddSingleton(sp => PollingOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value, scheduled));
@@ -78,8 +76,9 @@ public static class CollectorServices
                 .WithActors((system, registry, _) =>
                 {
                     var store = sp.GetRequiredService<MeasurementStore>();
-                    // Listening before the first measurement is recorded, so /metrics misses none.
-                    sp.GetRequiredService<PrometheusExporter>();
+                    // Listening before the first measurement is recorded, so /metrics misses none (the web host's
+                    // metrics pipeline; update-data has none).
+                    sp.GetService<OpenTelemetry.Metrics.MeterProvider>();
                     var metrics = sp.GetRequiredService<CollectorMetrics>();
                     registry.Register<RowVersionsActor>(system.ActorOf(RowVersionsActor.Props(), "row-versions"));
                     var writer = system.ActorOf(MeasurementWriterActor.Props(store, new WriterOptions(), metrics), "writer");
