@@ -12,7 +12,7 @@ public static class ApiDocument
 
     private static readonly Dictionary<string, string> TagDescriptions = new(StringComparer.Ordinal)
     {
-        ["Measurements"] = "The stored measurements, in the original collector's JSON (what the isems-app reads)",
+        ["Measurements"] = "The stored measurements: the newest per node in the original collector's JSON (what the isems-app reads), a node's history over any range (raw or in exact buckets), and exports as CSV or lines",
         ["Nodes"] = "Each node's health: polling state, last error, lines stored",
         ["Mqtt"] = "The link to the MQTT broker that pushing nodes publish to",
         ["AdminNodes"] = "Adding, changing and removing nodes at runtime (needs the admin token)",
@@ -97,22 +97,16 @@ public static class ApiDocument
                 Scheme = "bearer",
                 Description = "The collector's ISEMS_ADMIN_TOKEN",
             };
-            // Every operation, the history and export ones included, states its security below; tags are named and
-            // described from the operations that use them, at the end.
             DocumentMetrics(document);
             foreach (var (path, item) in document.Paths)
             {
                 if (item.Operations is null) continue;
                 foreach (var (method, operation) in item.Operations)
                 {
-                    // Every operation says what it needs: the admin token, or nothing (an empty requirement; the history
-                    // and export operations, from issue 11, say so with an empty list, as their tests expect).
+                    // Every operation says what it needs: the admin token, or nothing (an empty requirement).
                     operation.Security = path.StartsWith("/admin", StringComparison.Ordinal)
                         ? [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }]
-                        : path.StartsWith("/measurements/", StringComparison.Ordinal) &&
-                          (path.EndsWith("/history", StringComparison.Ordinal) || path.EndsWith("/export", StringComparison.Ordinal))
-                            ? []
-                            : [new OpenApiSecurityRequirement()];
+                        : [new OpenApiSecurityRequirement()];
                     operation.OperationId ??= OperationId(method.Method, path);
                     operation.Summary ??= operation.Description?.Split(". ")[0].TrimEnd('.') ?? $"{method.Method} {path}";
                     operation.Responses ??= new OpenApiResponses();

@@ -51,6 +51,11 @@ internal static class HistoryBenchmark
             Report.Row($"a year at {name} buckets ({points:N0} points): rollups + JSON", work.TotalMilliseconds, "ms",
                 $"over HTTP, uncached: {http.TotalMilliseconds:N1} ms");
             Report.Row($"baseline: the same aggregate as one GROUP BY over the {yearRows:N0} raw rows", groupBy.TotalMilliseconds, "ms");
+            // Where the time goes: the rollups read and merged, and the JSON, each alone.
+            var aggregated = store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult();
+            var read = Report.Best(10, () => store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult());
+            var json = Report.Best(10, () => HistoryJsonWriter.Points(YearNode, range, name, aggregated, null));
+            Report.Row($"  of which: the rollups read and merged", read.TotalMilliseconds, "ms", $"the JSON ({HistoryJsonWriter.Points(YearNode, range, name, aggregated, null).Length / 1024:N0} KiB): {json.TotalMilliseconds:N1} ms");
             Report.Summary($"a year of one node at {name} buckets ({points:N0} points), of {(long)nodes * rowsPerNode + yearRows:N0} rows",
                 $"{work.TotalMilliseconds:N1} ms (HTTP uncached {http.TotalMilliseconds:N1} ms)",
                 $"one GROUP BY over the raw rows: {groupBy.TotalMilliseconds:N0} ms",

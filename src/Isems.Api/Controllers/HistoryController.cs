@@ -15,7 +15,7 @@ namespace Isems.Api.Controllers;
 [ApiController]
 [Route("measurements")]
 [EnableCors(ApiOptions.ReadOnlyCorsPolicy)]
-[Tags("measurements")]
+[Tags("Measurements")]
 public sealed class HistoryController(
     ActorAsk<RowVersionsActor> versions, MeasurementStore store, TimeProvider clock, HistoryJsonCache histories) : ControllerBase
 {

@@ -18,9 +18,10 @@ public sealed class HistoryJsonCache(TimeProvider clock)
     private readonly Dictionary<(string Node, string Variant), Entry> _byNode = new();
     private long _bytes;
 
-    /// <param name="version">the node's row version the answer must have been built at</param>
+    /// <summary>The answer kept for this version of the node's rows, if it is still fresh.</summary>
+    /// <param name="version">the node's rows' version the answer must have been built from</param>
     /// <param name="variant">which answer about the node (its newest 1440 rows: "", a history query: its parameters)</param>
-    /// <param name="body">the kept answer, when there is one for that version</param>
+    /// <param name="body">the kept answer, with its ETag and compressed forms</param>
     public bool TryGet(RowVersion version, string variant, out Representation body)
     {
         lock (_gate)
