@@ -14,7 +14,7 @@ command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)   # another process hol
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)   # checks the shipped unit file
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the MQTT TLS tests make a CA and a certificate
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)   # scrapes /metrics; promtool checks a scrape
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders /docs
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)   # renders /docs; the dashboard's browser tests (Playwright drives it)
 command -v npm >/dev/null 2>&1 || missing+=(npm)   # installs the OpenAPI linter (@redocly/cli) into ~/.cache/isems-tests
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -96,6 +96,33 @@ public sealed class NodeRegistryPersistenceTests : TestKit
     }
 
     [Fact]
+    public void A_configured_node_whose_stored_bookmark_names_its_id_is_keyed_and_polled_by_that_id_also_after_a_restart()
+    {
+        var identified = new Uri("http://10.4.0.1/ISEMS/ffopenmppt.log");
+        var unknown = new Uri("http://10.4.0.2/ISEMS/ffopenmppt.log");
+        var sameId = new Uri("http://10.4.0.3/ISEMS/ffopenmppt.log"); // a second address whose lines carry the same id
+        var logged = new Dictionary<string, string> { [identified.AbsoluteUri] = "node-a", [sameId.AbsoluteUri] = "node-a" };
+        var nodes = CreateTestProbe();
+        var registry = StartRegistry(nodes.Ref);
+        registry.Tell(new MergeConfiguredNodes([identified, unknown, sameId], LoggedIds: logged));
+        var merged = ExpectMsg<RegistryEntries>().Nodes;
+        var polled = new[] { nodes.ExpectMsg<StartPolling>(), nodes.ExpectMsg<StartPolling>(), nodes.ExpectMsg<StartPolling>() };
+        Stop(registry);
+        var again = StartRegistry(CreateTestProbe().Ref);
+        again.Tell(new GetRegisteredNodes());
+        var recovered = ExpectMsg<RegistryEntries>().Nodes;
+
+        foreach (var entries in new[] { merged, recovered })
+        {
+            Assert.Equal("node-a", entries.Single(n => n.Url == identified).Key);
+            Assert.Equal(unknown.ToString(), entries.Single(n => n.Url == unknown).Key);
+            Assert.Equal(sameId.ToString(), entries.Single(n => n.Url == sameId).Key);
+        }
+        Assert.Equal([unknown.ToString(), sameId.ToString(), "node-a"], polled.Select(p => p.NodeKey).Order(StringComparer.Ordinal));
+        Assert.Equal(identified, polled.Single(p => p.NodeKey == "node-a").LogUrl);
+    }
+
+    [Fact]
     public void A_merge_without_persist_is_forgotten_by_the_next_start()
     {
         var registry = StartRegistry(CreateTestProbe().Ref);

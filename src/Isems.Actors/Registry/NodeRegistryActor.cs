@@ -163,13 +163,20 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         var added = new List<RegisteredNode>();
         var planned = new HashSet<string>(StringComparer.Ordinal);
         var suffixes = new Dictionary<string, int>(StringComparer.Ordinal); // per host, the next number to try
+        var plannedKeys = new HashSet<string>(StringComparer.Ordinal);
         foreach (var url in merge.Urls)
         {
             if (_removedConfigured.Contains(url.ToString()) || OwnerOf(url, exceptId: null) is not null) continue;
             var id = ConfiguredId(url, planned, suffixes);
             planned.Add(id);
+            // Identified by an earlier poll (its bookmark names the id its lines carry): keyed by that id from the start,
+            // unless another node has the key already (two addresses serving one node id stay under their addresses).
+            var key = url.ToString();
+            if (merge.LoggedIds is { } logged && logged.TryGetValue(url.AbsoluteUri, out var nodeId)
+                && !_idByKey.ContainsKey(nodeId) && plannedKeys.Add(nodeId))
+                key = nodeId;
             added.Add(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
-                NodeSource.Configuration, ChangedByOperator: false, Now, Now, Key: url.ToString()));
+                NodeSource.Configuration, ChangedByOperator: false, Now, Now, Key: key));
         }
         var wanted = merge.Urls.Select(u => u.AbsoluteUri).ToHashSet(StringComparer.Ordinal);
         var gone = _byId.Values

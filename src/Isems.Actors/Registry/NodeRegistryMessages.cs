@@ -21,7 +21,11 @@ public sealed record GetRegisteredNode(string Id);
 /// <c>update-data</c>, which may run beside the service) the merge is held in memory only and never written.
 /// Answered with <see cref="RegistryEntries"/> once applied.
 /// </summary>
-public sealed record MergeConfiguredNodes(IReadOnlyList<Uri> Urls, bool Persist = true);
+/// <param name="LoggedIds">By log URL (<see cref="Uri.AbsoluteUri"/>), the node id a stored log bookmark says its lines
+/// carry: a node added under such a URL is registered under that id at once, not under its address until its next good
+/// poll (a fleet polled before the registry recorded identity would otherwise get a second actor per node, under the id
+/// its restored latest row names).</param>
+public sealed record MergeConfiguredNodes(IReadOnlyList<Uri> Urls, bool Persist = true, IReadOnlyDictionary<string, string>? LoggedIds = null);
 
 // Replies
 

@@ -3,6 +3,7 @@ using Akka.Hosting;
 using Akka.Event;
 using Akka.Pattern;
 using Isems.Actors.Nodes;
+using Isems.Storage;
 
 namespace Isems.Actors.Registry;
 
@@ -25,7 +26,7 @@ public static class RegistryHosting
     /// </summary>
     public static AkkaConfigurationBuilder WithNodeRegistry(
         this AkkaConfigurationBuilder builder, IReadOnlyList<Uri> configured, bool persist = true,
-        string persistenceId = NodeRegistryActor.RegistryPersistenceId, Action? started = null) =>
+        string persistenceId = NodeRegistryActor.RegistryPersistenceId, Action? started = null, MeasurementStore? store = null) =>
         builder.WithActors((system, registry, _) =>
         {
             var nodes = registry.Get<NodeManagerActor>();
@@ -38,7 +39,7 @@ public static class RegistryHosting
             registry.Register<NodeRegistryActor>(nodeRegistry);
             try
             {
-                nodeRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes(configured, persist), RegistryStartTimeout).GetAwaiter().GetResult();
+                nodeRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes(configured, persist, LoggedIds(store)), RegistryStartTimeout).GetAwaiter().GetResult();
             }
             catch (AskTimeoutException)
             {
@@ -67,4 +68,15 @@ public static class RegistryHosting
             }
             started?.Invoke();
         });
+
+    /// <summary>The node ids the stored log bookmarks name, by log URL (only those that differ from the bookmark's key).</summary>
+    private static Dictionary<string, string>? LoggedIds(MeasurementStore? store)
+    {
+        if (store is null) return null;
+        var ids = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var bookmark in store.BookmarksAsync().GetAwaiter().GetResult())
+            if (bookmark.NodeId is { } id && id != bookmark.NodeKey && Uri.TryCreate(bookmark.LogUrl, UriKind.Absolute, out var url))
+                ids.TryAdd(url.AbsoluteUri, id);
+        return ids.Count > 0 ? ids : null;
+    }
 }

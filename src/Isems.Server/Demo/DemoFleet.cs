@@ -86,6 +86,8 @@ public sealed class DemoFleet : IAsyncDisposable
 
             Demo: {{_polled.Count}} simulated nodes at {{_fleet.BaseAddress}} are polled every 10 s, and
             {{_pushing.Count}} publish to the embedded MQTT broker on port {{_brokerPort}} every 15 s.
+            The dashboard: {{url}}/  (the fleet, each node's charts, a map; "Manage nodes" takes the admin token '{{AdminToken}}'
+            and adds the spare node: id {{SpareNodeId}}, URL {{_spare.LogUrl}})
               curl {{url}}/measurements/latest
               curl {{url}}/nodes
               curl {{url}}/mqtt

@@ -3,6 +3,7 @@ using Isems.Api.Admin;
 using Isems.Api.Controllers;
 using Isems.Api.Health;
 using Isems.Api.Json;
+using Isems.Dashboard;
 using Microsoft.AspNetCore.Mvc.ModelBinding;
 using Scalar.AspNetCore;
 
@@ -34,6 +35,10 @@ public static class CollectorApp
             .AddApplicationPart(typeof(MeasurementsController).Assembly)
             .AddJsonOptions(json => json.JsonSerializerOptions.Converters.Add(new UtcTimeConverter()));
         builder.Services.AddIsemsOpenApi();
+        builder.Services.AddIsemsDashboard(builder.Configuration);
+        // The dashboard's scripts and styles (its own and those its NuGet packages ship) are served from the build
+        // output's manifest outside Development too, so `dotnet run` shows them; a published app has them in wwwroot.
+        builder.WebHost.UseStaticWebAssets();
         return builder;
     }
 
@@ -59,6 +64,7 @@ public static class CollectorApp
             .DisableDefaultFonts()
             // The sidebar's "Powered by" link, with the vendor's campaign parameters.
             .WithCustomCss("a[href*='utm_source=powered-by'] { display: none !important; }"));
+        app.MapIsemsDashboard();
         return app;
     }
 }

@@ -86,7 +86,7 @@ public static class CollectorServices
                 .WithNodeActors(store, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics)
                 .WithAlerts(store, metrics, string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl),
                     string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl))
-                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage);
+                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage, store: store);
             if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
             if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt);
         });
