@@ -13,7 +13,8 @@ public sealed class NodeAlerts(AlertOptions options)
         public DateTimeOffset? StartsAt; // set while firing
     }
 
-    private readonly Dictionary<string, Track> _tracks = new();
+    // Made when a rule first holds: most nodes never have an alert, and there may be 100,000 of them.
+    private Dictionary<string, Track>? _tracks;
     private HashSet<string>? _muted;
 
     public AlertOptions Options => options;
@@ -21,9 +22,9 @@ public sealed class NodeAlerts(AlertOptions options)
     /// <summary>The newest measurement time observed, so a line seen again (a re-read log, a repeated push) is observed once.</summary>
     public long SeenUpTo { get; private set; } = long.MinValue;
 
-    public bool IsFiring(string alertName) => _tracks.TryGetValue(alertName, out var t) && t.StartsAt is not null;
+    public bool IsFiring(string alertName) => _tracks is not null && _tracks.TryGetValue(alertName, out var t) && t.StartsAt is not null;
 
-    public IEnumerable<(string AlertName, DateTimeOffset StartsAt)> Firing =>
+    public IEnumerable<(string AlertName, DateTimeOffset StartsAt)> Firing => _tracks is null ? [] :
         _tracks.Where(t => t.Value.StartsAt is not null).Select(t => (t.Key, t.Value.StartsAt!.Value));
 
     /// <summary>
@@ -56,14 +57,14 @@ public sealed class NodeAlerts(AlertOptions options)
     /// not fired yet (muted alerts never fire, so they need no recheck).
     /// </summary>
     public bool Pending(string alertName) =>
-        _tracks.TryGetValue(alertName, out var t) && t.StartsAt is null && t.Streak > 0 && _muted?.Contains(alertName) != true;
+        _tracks is not null && _tracks.TryGetValue(alertName, out var t) && t.StartsAt is null && t.Streak > 0 && _muted?.Contains(alertName) != true;
 
     /// <summary>The alert names muted for this node: they are evaluated, but never fire; one firing resolves now.</summary>
     public void Mute(IReadOnlyCollection<string> names, DateTimeOffset now, string nodeId, List<Alert> changes)
     {
         _muted = names.Count == 0 ? null : names.ToHashSet();
         foreach (var name in names)
-            if (_tracks.TryGetValue(name, out var t) && t.StartsAt is { } startsAt)
+            if (_tracks is not null && _tracks.TryGetValue(name, out var t) && t.StartsAt is { } startsAt)
             {
                 t.StartsAt = null;
                 t.Streak = 0;
@@ -74,7 +75,7 @@ public sealed class NodeAlerts(AlertOptions options)
     public IReadOnlyCollection<string> Muted => (IReadOnlyCollection<string>?)_muted ?? [];
 
     /// <summary>An alert that was firing before a restart goes on firing, with its startsAt, without being told again.</summary>
-    public void Restore(string alertName, DateTimeOffset startsAt) => _tracks[alertName] = new Track { StartsAt = startsAt };
+    public void Restore(string alertName, DateTimeOffset startsAt) => (_tracks ??= new())[alertName] = new Track { StartsAt = startsAt };
 
     /// <summary>What goes with the node when it moves to another key: the alerts firing and what was observed.</summary>
     public NodeAlertsCarry Carry(DateTimeOffset? lastNew) => new(Firing.ToList(), SeenUpTo, lastNew);
@@ -92,10 +93,10 @@ public sealed class NodeAlerts(AlertOptions options)
 
     private void Observe(string name, bool holds, DateTimeOffset now, string nodeId, List<Alert> changes)
     {
-        if (!_tracks.TryGetValue(name, out var track))
+        if (_tracks is null || !_tracks.TryGetValue(name, out var track))
         {
             if (!holds) return; // a rule that never held keeps no state: most nodes, most rules
-            _tracks[name] = track = new Track();
+            (_tracks ??= new())[name] = track = new Track();
         }
         var firing = track.StartsAt is not null;
         if (holds == firing)
