@@ -127,9 +127,14 @@ public sealed class AlertTests : ServerTestBase
         await using var host = new CollectorHost(settings);
 
         await host.PollNowAsync(node.LogUrl.ToString());
+        // The node, configured by its address, has moved to its id before it is polled again (a poll racing that
+        // move is a known weakness: see the README's "Alerts").
+        await Eventually(() => receiver.Requests.Count == 1, "the first post");
+        var client = host.CreateClient();
+        await Eventually(async () => (await client.GetAsync("/nodes/Elektra-Dach")).IsSuccessStatusCode, "the node under its id");
         node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980").Concat(Lines("Elektra-Dach", 2, 2, "900")));
         await host.PollNowAsync(node.LogUrl.ToString());
-        await Eventually(() => receiver.Requests.Count == 2, "two posts");
+        await Eventually(() => receiver.Requests.Count >= 2, "two posts");
         await Task.Delay(500);
         Assert.Equal(2, receiver.Requests.Count);
         var fired = JsonNode.Parse(receiver.Requests[0].Body)!.AsArray();
