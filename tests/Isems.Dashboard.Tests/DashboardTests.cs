@@ -112,7 +112,8 @@ public sealed class DashboardTests(Browser browser, Xunit.Abstractions.ITestOutp
         await Assertions.Expect(markers).ToHaveCountAsync(history.Count);
         await Assertions.Expect(page.Locator("#status-timeline .lane")).Not.ToHaveCountAsync(0);
         await Assertions.Expect(page.Locator("#poll-health")).ToContainTextAsync("Lines stored");
-        await Assertions.Expect(page.Locator("#no-alert-rules")).ToBeVisibleAsync();
+        // The collector evaluates alerts (SPEC §8): an empty fleet has none firing and none resolved.
+        await Assertions.Expect(page.Locator("#no-alerts")).ToContainTextAsync("No alert is firing");
         await page.ScreenshotAsync(new() { Path = Screenshot("node.png"), FullPage = true });
 
         // The map draws every node with a position, offline: no tile is asked of any server.
@@ -214,7 +215,8 @@ public sealed class DashboardTests(Browser browser, Xunit.Abstractions.ITestOutp
         await page.GotoAsync(Url(host, "/ui/map"));
         await Assertions.Expect(page.Locator("#no-positions")).ToBeVisibleAsync();
         await page.GotoAsync(Url(host, "/ui/alerts"));
-        await Assertions.Expect(page.Locator("#no-alert-rules")).ToBeVisibleAsync();
+        // The collector evaluates alerts (SPEC §8): an empty fleet has none firing and none resolved.
+        await Assertions.Expect(page.Locator("#no-alerts")).ToContainTextAsync("No alert is firing");
         await Interactive(page);
         watch.AssertClean();
     }

@@ -210,8 +210,8 @@ public abstract class HistoryStoreTests : IAsyncLifetime
         using (var connection = OpenRaw(before))
         using (var command = connection.CreateCommand())
         {
-            // As a database of the version before: no rollups, no step 5.
-            command.CommandText = "DROP TABLE measurement_rollups; DROP TABLE raw_horizons; DELETE FROM schema_version WHERE version = 5";
+            // As a database of the version before the rollups: no step 5, nor the steps after it (alerts, step 6).
+            command.CommandText = "DROP TABLE measurement_rollups; DROP TABLE raw_horizons; DROP TABLE alerts; DELETE FROM schema_version WHERE version >= 5";
             command.ExecuteNonQuery();
         }
 
