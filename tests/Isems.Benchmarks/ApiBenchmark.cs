@@ -136,7 +136,8 @@ internal static partial class ApiBenchmark
             await seed(databaseUrl, folder.FullName);
 
             var url = new Uri($"http://127.0.0.1:{Ports.Free()}");
-            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder.FullName });
+            // Named as the collector, so the dashboard finds the collector's static-asset manifest beside this program.
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = folder.FullName, ApplicationName = "Isems.Server" });
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["DATABASE_URL"] = databaseUrl,
