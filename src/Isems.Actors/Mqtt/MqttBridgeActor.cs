@@ -32,6 +32,23 @@ public sealed record MqttStatus(
     bool ReadingPaused);
 
 /// <summary>
+/// Publish <paramref name="Payload"/> retained at QoS 1 on <paramref name="Topic"/> through the broker link (an empty
+/// payload clears the topic). Answered with <see cref="RetainedPublished"/> once the broker acknowledged it, else
+/// <see cref="RetainedNotPublished"/> (link down, no acknowledgement within <see cref="MqttBridgeActor.PublishTimeout"/>).
+/// </summary>
+public sealed record PublishRetained(string Topic, byte[] Payload);
+
+public sealed record RetainedPublished(string Topic);
+
+public sealed record RetainedNotPublished(string Topic, string Reason);
+
+/// <summary>Published on the event stream each time the broker link is up (again): what waited for it can go now.</summary>
+public sealed record MqttLinkUp
+{
+    public static readonly MqttLinkUp Instance = new();
+}
+
+/// <summary>
 /// The link to the MQTT broker. Owns one MQTTnet client per connection: connects under a fixed client id with a
 /// persistent session, subscribes with QoS 1, reconnects with capped, jittered backoff, and pings to notice a
 /// half-open link. Each message's lines go to their node's actor; the message is acknowledged to the broker only once
@@ -42,6 +59,9 @@ public sealed record MqttStatus(
 /// </summary>
 public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
 {
+    /// <summary>How long a retained publication may wait for the broker's acknowledgement.</summary>
+    public static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+
     // Every connection gets a client of its own and a number. A message carries its connection's number: an
     // acknowledgement is only valid on the connection that delivered the message (packet ids are reused on the
     // next one, so acknowledging a stale one there would acknowledge a different message, which would be lost).
@@ -94,6 +114,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             _failedConnects = 0;
             _connectedSince = Now;
             Timers.StartPeriodicTimer("check", new CheckLink(), _options.CheckInterval);
+            Context.System.EventStream.Publish(MqttLinkUp.Instance);
         });
         Receive<ConnectFailed>(failed => failed.Connection == _connection, failed =>
         {
@@ -163,6 +184,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         });
 
         Receive<GetMqttStatus>(_ => Sender.Tell(Status()));
+        Receive<PublishRetained>(Publish);
         Self.Tell(new Connect());
     }
 
@@ -215,6 +237,31 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode} {result.ReasonString}".TrimEnd());
         // Subscribing after every connect: a broker that lost its sessions (restarted without persistence) needs it.
         await client.SubscribeAsync(subscribe);
+    }
+
+    /// <summary>
+    /// Publications share the connection the lines arrive on (one client id, one link to watch), but not the
+    /// ingestion's path: the task runs apart, and its answer goes straight to whoever asked.
+    /// </summary>
+    private void Publish(PublishRetained publish)
+    {
+        if (!_connected || _client is not { } client)
+        {
+            Sender.Tell(new RetainedNotPublished(publish.Topic, _lastError is null ? "the broker link is down" : $"the broker link is down: {_lastError}"));
+            return;
+        }
+        var message = new MqttApplicationMessageBuilder().WithTopic(publish.Topic).WithPayload(publish.Payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag().Build();
+        var timeout = new CancellationTokenSource(PublishTimeout);
+        client.PublishAsync(message, timeout.Token).ContinueWith(t =>
+        {
+            timeout.Dispose();
+            if (!t.IsCompletedSuccessfully) return (object)new RetainedNotPublished(publish.Topic, t.Exception?.GetBaseException().Message ?? "no acknowledgement in time");
+            // MQTT 5: "no matching subscribers" is a success; the retained copy is kept all the same.
+            return t.Result.IsSuccess || t.Result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers
+                ? new RetainedPublished(publish.Topic)
+                : new RetainedNotPublished(publish.Topic, $"the broker refused it: {t.Result.ReasonCode} {t.Result.ReasonString}".TrimEnd());
+        }, TaskScheduler.Default).PipeTo(Sender);
     }
 
     private void ScheduleReconnect()

@@ -88,7 +88,7 @@ public static class CollectorServices
                     string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl))
                 .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage, store: store);
             if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
-            if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt);
+            if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt).WithMqttAlerts(metrics);
         });
         return services;
     }

@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json.Nodes;
+using Isems.Simulator;
+using Isems.Testing;
+using MQTTnet;
+using MQTTnet.Protocol;
+
+namespace Isems.Server.Tests;
+
+/// <summary>
+/// SPEC §8's deliveries from the outside, with the real parts: a real Mosquitto for the retained alert topics, a real
+/// Prometheus Alertmanager away and back, and the real host.
+/// </summary>
+public sealed class AlertDeliveryTests : ServerTestBase
+{
+    private static readonly long Start = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 3600;
+
+    /// <summary>A node's log line at minute <paramref name="minute"/> with the given status bits (hex, as the node writes them).</summary>
+    internal static string Line(string nodeId, int minute, string status)
+    {
+        var line = SimulatedLines.Router(nodeId, Start + minute * 60L);
+        return line[..(line.LastIndexOf(';') + 1)] + status;
+    }
+
+    internal static IEnumerable<string> Lines(string nodeId, int from, int count, string status) =>
+        Enumerable.Range(from, count).Select(i => Line(nodeId, i, status));
+
+    private static async Task<JsonArray> Alerts(HttpClient client, string query = "") =>
+        JsonNode.Parse(await client.GetStringAsync("/alerts" + query))!["alerts"]!.AsArray();
+
+    private Dictionary<string, string> MqttSettings(MosquittoBroker broker)
+    {
+        var settings = Settings();
+        settings["MQTT_SERVER"] = "127.0.0.1";
+        settings["MQTT_PORT"] = broker.Port.ToString();
+        settings["MQTT_CLIENT_ID"] = $"collector-{Guid.NewGuid():N}";
+        return settings;
+    }
+
+    [Fact]
+    public async Task A_pushing_nodes_second_battery_low_line_is_retained_on_its_alert_topic_and_two_clear_lines_clear_it()
+    {
+        await using var broker = await MosquittoBroker.StartNewAsync();
+        await using var host = new CollectorHost(MqttSettings(broker));
+        var client = host.CreateClient();
+        await Eventually(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>(), "the link up");
+        await using var node = await Subscriber.ConnectAsync(broker.Port, null);
+        await using var live = await Subscriber.ConnectAsync(broker.Port, "isems/alerts/#");
+        const string topic = "isems/alerts/FF-ESP-Hof/BatteryLow";
+
+        await node.PublishAsync("isems/FF-ESP-Hof/csvlog", Line("FF-ESP-Hof", 0, "980"));
+        await Eventually(async () => await HistoryCount(client, "FF-ESP-Hof") == 1, "the first line stored");
+        await Task.Delay(300);
+        Assert.Empty(live.Messages); // one battery-low line is not yet an alert
+
+        await node.PublishAsync("isems/FF-ESP-Hof/csvlog", Line("FF-ESP-Hof", 1, "980"));
+        await Eventually(() => live.Messages.Any(m => m.Topic == topic), "the alert published", TimeSpan.FromSeconds(5));
+
+        // A subscriber that comes later gets it from the broker, retained, as the alert object of GET /alerts.
+        await using (var later = await Subscriber.ConnectAsync(broker.Port, "isems/alerts/#"))
+        {
+            await Eventually(() => later.Messages.Any(m => m.Topic == topic), "the retained alert");
+            var retained = later.Messages.Single(m => m.Topic == topic);
+            Assert.True(retained.Retained);
+            var json = JsonNode.Parse(retained.Payload)!;
+            var shown = (await Alerts(client, "?nodeId=FF-ESP-Hof&state=firing")).Single()!;
+            Assert.Equal(("BatteryLow", "FF-ESP-Hof", "critical", "firing", null),
+                ((string?)json["alertname"], (string?)json["nodeId"], (string?)json["severity"], (string?)json["state"], (string?)json["endsAt"]));
+            Assert.Equal((string?)shown["startsAt"], (string?)json["startsAt"]);
+            Assert.Equal((string?)shown["summary"], (string?)json["summary"]);
+        }
+
+        // Two clear lines: an empty retained message clears the topic.
+        await node.PublishAsync("isems/FF-ESP-Hof/csvlog", Line("FF-ESP-Hof", 2, "900"));
+        await node.PublishAsync("isems/FF-ESP-Hof/csvlog", Line("FF-ESP-Hof", 3, "900"));
+        await Eventually(() => live.Messages.Any(m => m.Topic == topic && m.Payload.Length == 0), "the topic cleared", TimeSpan.FromSeconds(5));
+        Assert.Equal(2, live.Messages.Count(m => m.Topic == topic));
+        await using var afterwards = await Subscriber.ConnectAsync(broker.Port, "isems/alerts/#");
+        // The marker, published after the subscription, arrives after any retained message would have.
+        await node.PublishAsync("isems/alerts/marker", "x", retain: false);
+        await Eventually(() => afterwards.Messages.Any(m => m.Topic == "isems/alerts/marker"), "the marker");
+        Assert.DoesNotContain(afterwards.Messages, m => m.Topic == topic);
+    }
+
+    /// <summary>An MQTT client of the test: a node publishing lines, or a subscriber collecting what arrives.</summary>
+    internal sealed class Subscriber : IAsyncDisposable
+    {
+        private readonly IMqttClient _client;
+        private readonly ConcurrentQueue<(string Topic, byte[] Payload, bool Retained)> _messages = new();
+
+        private Subscriber(IMqttClient client) => _client = client;
+
+        public IReadOnlyList<(string Topic, byte[] Payload, bool Retained)> Messages => _messages.ToArray();
+
+        public static async Task<Subscriber> ConnectAsync(int port, string? filter)
+        {
+            var client = new MqttClientFactory().CreateMqttClient();
+            var subscriber = new Subscriber(client);
+            client.ApplicationMessageReceivedAsync += args =>
+            {
+                subscriber._messages.Enqueue((args.ApplicationMessage.Topic, System.Buffers.BuffersExtensions.ToArray(args.ApplicationMessage.Payload), args.ApplicationMessage.Retain));
+                return Task.CompletedTask;
+            };
+            await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port)
+                .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500).WithCleanStart().Build());
+            if (filter is not null)
+                await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+                    .WithTopicFilter(f => f.WithTopic(filter).WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)).Build());
+            return subscriber;
+        }
+
+        public Task PublishAsync(string topic, string payload, bool retain = false) => _client.PublishAsync(
+            new MqttApplicationMessageBuilder().WithTopic(topic).WithPayload(Encoding.UTF8.GetBytes(payload))
+                .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag(retain).Build());
+
+        public async ValueTask DisposeAsync()
+        {
+            await _client.DisconnectAsync();
+            _client.Dispose();
+        }
+    }
+}
