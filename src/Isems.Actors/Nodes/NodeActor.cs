@@ -158,6 +158,14 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case RestoreAlerts restore:
                 foreach (var alert in restore.Firing) _alerts.Restore(alert.AlertName, alert.StartsAt);
                 break;
+            case MuteAlerts mute:
+                Publish(changes => _alerts.Mute(mute.AlertNames, Now, AlertNodeId, changes));
+                // A muted time rule stopped looking again: unmuted, it looks again soon, and fires if it still holds.
+                if (_lastNew is { } since && !_alerts.IsFiring(AlertRule.NodeSilent))
+                    Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), Max(since + _alerts.Options.Silent - Now, _alerts.Options.RecheckAfter));
+                if (_health.FailingSince is not null && !_alerts.IsFiring(AlertRule.NodeDown))
+                    Timers.StartSingleTimer(DownTimer, new DownCheck(), _alerts.Options.RecheckAfter);
+                break;
             case SilenceCheck when _lastNew is { } lastNew:
                 Publish(changes => _alerts.SilenceChecked(lastNew, Now, AlertNodeId, changes));
                 if (_alerts.Pending(AlertRule.NodeSilent)) Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.RecheckAfter);
@@ -580,4 +588,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private string Name => _nodeId is null ? _key : _nodeId == _key ? _key : $"{_nodeId} ({_key})";
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
