@@ -83,6 +83,35 @@ public sealed class AlertDeliveryTests : ServerTestBase
         Assert.DoesNotContain(afterwards.Messages, m => m.Topic == topic);
     }
 
+    [Fact]
+    public async Task An_alert_that_fired_while_Alertmanager_was_away_is_there_once_it_is_back()
+    {
+        var port = Ports.Free(); // nothing listens there yet
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 1);
+        node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980"));
+        var settings = Settings(node);
+        settings["ALERTMANAGER_URL"] = $"http://127.0.0.1:{port}";
+        await using var host = new CollectorHost(settings);
+        var client = host.CreateClient();
+
+        await host.PollNowAsync(node.LogUrl.ToString());
+        await Eventually(async () => (await Alerts(client, "?state=firing")).Count == 1, "BatteryLow firing");
+        var startsAt = (string)(await Alerts(client, "?state=firing")).Single()!["startsAt"]!;
+        // The bounded retries (about 7 s of backoff) ran out, and what was not delivered is counted.
+        await Eventually(async () => (await client.GetStringAsync("/metrics")).Split('\n')
+            .Any(l => l.StartsWith("isems_alert_deliveries_failed_total{", StringComparison.Ordinal) && l.Contains("target=\"alertmanager\"")),
+            "the failed delivery counted", TimeSpan.FromSeconds(30));
+
+        // Alertmanager comes: the minute's resend brings it the alert it missed, with its startsAt.
+        await using var alertmanager = await AlertmanagerServer.StartAsync(port);
+        JsonNode? shown = null;
+        await Eventually(async () => (shown = (await alertmanager.AlertsAsync()).FirstOrDefault()) is not null,
+            "the alert in Alertmanager once it is back", TimeSpan.FromSeconds(90));
+        Assert.Equal(("BatteryLow", "Elektra-Dach", "active"),
+            ((string?)shown!["labels"]!["alertname"], (string?)shown["labels"]!["node"], (string?)shown["status"]!["state"]));
+        Assert.Equal(DateTimeOffset.Parse(startsAt), DateTimeOffset.Parse((string)shown["startsAt"]!));
+    }
+
     /// <summary>An MQTT client of the test: a node publishing lines, or a subscriber collecting what arrives.</summary>
     internal sealed class Subscriber : IAsyncDisposable
     {
