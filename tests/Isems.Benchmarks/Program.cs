@@ -1,6 +1,7 @@
 using Isems.Benchmarks;
 
-// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [poll-traced] [mqtt] [api] [start] [history]
+// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [poll-traced] [mqtt] [api] [start] [history] [alerts]
+//   alerts: [--alert-nodes 10000]
 //   history: [--history-nodes 1000] [--rows-per-node 10000] [--year-rows 525600] [--no-write-path] (not part of a run of everything)
 //   [--messages 100000] [--nodes 1000] [--lines 3657] [--rows-per-node 10000] [--seconds 10] [--idle-nodes 10000] [--idle-rows-per-node 1000]
 // Prints figures beside a baseline measured in the same run on the same machine, then one summary table with the
@@ -31,6 +32,7 @@ if (all || which.Contains("poll"))
 if (which.Contains("poll-traced"))
     await TracingBenchmark.RunAsync(nodes, lines, ArgValue(args, "--rounds", 2));
 if (all || which.Contains("mqtt")) await MqttBenchmark.RunAsync(ArgValue(args, "--messages", 100_000));
+if (all || which.Contains("alerts")) await AlertsBenchmark.RunAsync(ArgValue(args, "--alert-nodes", 10_000));
 if (all || which.Contains("api")) await ApiBenchmark.RunAsync(ArgValue(args, "--rows-per-node", 10_000), ArgValue(args, "--seconds", 10));
 if (which.Contains("history"))
     await HistoryBenchmark.RunAsync(ArgValue(args, "--history-nodes", 1000), ArgValue(args, "--rows-per-node", 10_000),
