@@ -112,6 +112,69 @@ public sealed class AlertDeliveryTests : ServerTestBase
         Assert.Equal(DateTimeOffset.Parse(startsAt), DateTimeOffset.Parse((string)shown["startsAt"]!));
     }
 
+    /// <summary>The issue's done-when, from the outside, with a real Alertmanager and a real Mosquitto.</summary>
+    [Fact]
+    public async Task Battery_low_fires_and_resolves_a_silent_node_fires_everywhere_and_a_restart_changes_none_of_it()
+    {
+        await using var broker = await MosquittoBroker.StartNewAsync();
+        await using var alertmanager = await AlertmanagerServer.StartAsync();
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 1);
+        node.ReplaceLog(Lines("Elektra-Dach", 0, 1, "980"));
+        var settings = MqttSettings(broker);
+        settings["ISEMS_ROUTER_IPS"] = node.LogUrl.ToString();
+        settings["ALERTMANAGER_URL"] = alertmanager.Url.ToString();
+        settings["ALERT_SILENT_MINUTES"] = "0.05"; // 3 s, the second look 0.3 s later
+        await using var live = await Subscriber.ConnectAsync(broker.Port, "isems/alerts/#");
+        const string battery = "isems/alerts/Elektra-Dach/BatteryLow", silent = "isems/alerts/Elektra-Dach/NodeSilent";
+        Dictionary<string, string> startsAt;
+
+        async Task<Dictionary<string, string>> ShownByAlertmanager() => (await alertmanager.AlertsAsync())
+            .Where(a => (string?)a!["labels"]!["node"] == "Elektra-Dach")
+            .ToDictionary(a => (string)a!["labels"]!["alertname"]!, a => (string)a!["startsAt"]!);
+
+        await using (var first = new CollectorHost(settings))
+        {
+            var client = first.CreateClient();
+            await Eventually(async () => JsonNode.Parse(await client.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>(), "the link up");
+            Assert.Equal(1, (await first.PollNowAsync(node.LogUrl.ToString())).Stored);
+            node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980"));
+            Assert.Equal(1, (await first.PollNowAsync("Elektra-Dach")).Stored);
+            // The second battery-low line fires BatteryLow within seconds; the node then says nothing: NodeSilent.
+            await Eventually(async () => (await Alerts(client, "?state=firing")).Count == 2, "BatteryLow and NodeSilent firing", TimeSpan.FromSeconds(10));
+            startsAt = (await Alerts(client, "?state=firing")).ToDictionary(a => (string)a!["alertname"]!, a => (string)a!["startsAt"]!);
+            Assert.Equal(["BatteryLow", "NodeSilent"], startsAt.Keys.Order());
+            await Eventually(() => live.Messages.Count(m => m.Topic is battery or silent) == 2, "both on the broker", TimeSpan.FromSeconds(5));
+            await Eventually(async () => (await ShownByAlertmanager()).Count == 2, "both in Alertmanager", TimeSpan.FromSeconds(5));
+            var shown = await ShownByAlertmanager();
+            foreach (var (name, since) in startsAt) Assert.Equal(DateTimeOffset.Parse(since), DateTimeOffset.Parse(shown[name]));
+        }
+
+        // A restart: the same alerts, the same startsAt; nothing published again, Alertmanager still shows them as they were.
+        await using var second = new CollectorHost(settings);
+        var after = second.CreateClient();
+        await Eventually(async () => JsonNode.Parse(await after.GetStringAsync("/mqtt"))!["connected"]!.GetValue<bool>(), "the link up again");
+        var restored = (await Alerts(after, "?state=firing")).ToDictionary(a => (string)a!["alertname"]!, a => (string)a!["startsAt"]!);
+        Assert.Equal(startsAt, restored);
+        await second.PollNowAsync("Elektra-Dach"); // nothing new in the log
+        await Task.Delay(1500);
+        Assert.Equal(2, live.Messages.Count(m => m.Topic is battery or silent));
+        Assert.Equal(2, (await Alerts(after)).Count);
+        var stillShown = await ShownByAlertmanager();
+        foreach (var (name, since) in startsAt) Assert.Equal(DateTimeOffset.Parse(since), DateTimeOffset.Parse(stillShown[name]));
+        await using (var later = await Subscriber.ConnectAsync(broker.Port, "isems/alerts/#"))
+            await Eventually(() => later.Messages.Count(m => m.Retained && m.Topic is battery or silent) == 2, "both still retained");
+
+        // Two clear lines: BatteryLow resolves, and the node is no longer silent: cleared on the broker, gone from Alertmanager.
+        node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980").Concat(Lines("Elektra-Dach", 2, 2, "900")));
+        Assert.Equal(2, (await second.PollNowAsync("Elektra-Dach")).Stored);
+        await Eventually(async () => (await Alerts(after, "?state=firing")).Count == 0, "both resolved", TimeSpan.FromSeconds(5));
+        await Eventually(() => live.Messages.Count(m => m.Topic is battery or silent && m.Payload.Length == 0) == 2, "both cleared", TimeSpan.FromSeconds(5));
+        await Eventually(async () => (await ShownByAlertmanager()).Count == 0, "both resolved in Alertmanager", TimeSpan.FromSeconds(5));
+        var resolved = await Alerts(after, "?state=resolved");
+        foreach (var (name, since) in startsAt)
+            Assert.Equal(since, (string)resolved.Single(a => (string)a!["alertname"]! == name)!["startsAt"]!);
+    }
+
     /// <summary>An MQTT client of the test: a node publishing lines, or a subscriber collecting what arrives.</summary>
     internal sealed class Subscriber : IAsyncDisposable
     {
