@@ -18,7 +18,7 @@ namespace Isems.Actors.Nodes;
 /// An <see cref="UntypedActor"/> with one switch, unlike the collector's other actors: there is one per node, up to
 /// 100,000 in a process, and a <see cref="ReceiveActor"/> builds its handler tables for every instance.
 /// </summary>
-public sealed class NodeActor : UntypedActor, IWithTimers
+public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
 {
     private sealed record PollTick;
     private sealed record SlotGranted;
@@ -63,24 +63,29 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private DateTimeOffset? _lastNew; // when the collector last got a new measurement of the node (for NodeSilent)
 
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
+
+    // Asked for the node's saved state when the actor starts (none: it starts fresh, as in tests and tools).
+    private readonly IActorRef? _loader;
 
     /// <param name="events">Where the node's changes go: the read models, the registry, the event stream.</param>
     /// <param name="resumeFrom">Where the node's log was read up to before the collector last stopped.</param>
     public static Props Props(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
-        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null)
+        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null, IActorRef? loader = null)
     {
         // Only variables in the expression: Akka compiles any other argument expression, once per actor created, and
         // for 100,000 nodes that was 14 s of start-up and a dynamic method each to collect afterwards.
         var recorded = metrics ?? CollectorMetrics.None;
-        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom));
+        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom, loader));
     }
 
     public NodeActor(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
-        CollectorMetrics metrics, LogBookmark? resumeFrom)
+        CollectorMetrics metrics, LogBookmark? resumeFrom, IActorRef? loader)
     {
         _resumeFrom = resumeFrom;
+        _loader = loader;
         _metrics = metrics;
         _events = events;
         _key = nodeKey;
@@ -122,14 +127,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _pushed?.FailAll("the node moved to its id");
                 Context.Stop(Self);
                 break;
-            case ResumeLog resume:
-                if (_logUrl is null) _resumeFrom ??= resume.Bookmark;
-                break;
-            case RestoreLatest restore:
-                RememberLatest(restore.Latest);
-                RestoreSilence(restore.Latest);
-                PublishStatus();
-                break;
             case PollTick:
                 _cycle.Ticked();
                 StartAttempt();
@@ -155,9 +152,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case IngestLines ingest:
                 OnIngest(ingest);
                 break;
-            case RestoreAlerts restore:
-                foreach (var alert in restore.Firing) _alerts.Restore(alert.AlertName, alert.StartsAt);
-                break;
             case SilenceCheck when _lastNew is { } lastNew:
                 Publish(changes => _alerts.SilenceChecked(lastNew, Now, AlertNodeId, changes));
                 if (_alerts.Pending(AlertRule.NodeSilent)) Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.RecheckAfter);
@@ -175,6 +169,44 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    protected override void PreStart()
+    {
+        if (_loader is null) return;
+        _loader.Tell(new LoadNodeState(_key));
+        Become(Loading);
+    }
+
+    /// <summary>
+    /// Until its saved state is here, the node holds every message: a poll must resume where the log was read up to,
+    /// and the API must see the node's newest row before anything newer.
+    /// </summary>
+    private void Loading(object message)
+    {
+        switch (message)
+        {
+            case NodeStateLoaded loaded:
+                if (loaded.Bookmark is { } bookmark && _logUrl is null) _resumeFrom ??= bookmark;
+                if (loaded.Latest is { } latest)
+                {
+                    RememberLatest(latest);
+                    RestoreSilence(latest);
+                }
+                foreach (var alert in loaded.Firing ?? []) _alerts.Restore(alert.AlertName, alert.StartsAt);
+                if (loaded.Latest is not null) PublishStatus();
+                Loaded();
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    private void Loaded()
+    {
+        Become(OnReceive);
+        Stash.UnstashAll();
     }
 
     private void OnStartPolling(StartPolling start)

@@ -26,25 +26,22 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
     private int _incarnations;
-    // Handed to each node actor as it is created, once: where its log was read up to before the last stop.
-    private readonly Dictionary<string, LogBookmark> _bookmarks;
-    // The same by log URL, for a node whose key changed since its log was last read (moved from its address to its id).
-    private readonly Dictionary<string, LogBookmark> _bookmarksByUrl;
+    // Where each node actor asks for its saved state when it starts; none: the nodes start fresh.
+    private readonly IActorRef? _loader;
 
-    /// <param name="bookmarks">The log bookmarks saved before the last stop, by node key.</param>
+    /// <param name="bookmarks">For tools without a database: the log bookmarks to resume from, by node key.</param>
+    /// <param name="loader">A <see cref="NodeStateLoaderActor"/> the node actors ask for their saved state.</param>
     /// <param name="latest">The fleet's latest rows (a <see cref="FleetLatestActor"/>); made here when not given.</param>
     /// <param name="status">The fleet's status (a <see cref="FleetStatusActor"/>); made here when not given.</param>
     public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null,
-        IReadOnlyCollection<LogBookmark>? bookmarks = null, IActorRef? latest = null, IActorRef? status = null) =>
+        IReadOnlyCollection<LogBookmark>? bookmarks = null, IActorRef? latest = null, IActorRef? status = null, IActorRef? loader = null) =>
         Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None,
-            bookmarks ?? Array.Empty<LogBookmark>(), latest, status));
+            bookmarks, latest, status, loader));
 
     public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
-        IReadOnlyCollection<LogBookmark> bookmarks, IActorRef? latest, IActorRef? status)
+        IReadOnlyCollection<LogBookmark>? bookmarks, IActorRef? latest, IActorRef? status, IActorRef? loader)
     {
-        _bookmarks = bookmarks.ToDictionary(b => b.NodeKey, StringComparer.Ordinal);
-        _bookmarksByUrl = bookmarks.GroupBy(b => b.LogUrl, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.MaxBy(b => b.Offset)!, StringComparer.Ordinal);
+        _loader = loader ?? (bookmarks is { Count: > 0 } ? Context.ActorOf(NodeStateLoaderActor.Props(bookmarks), "saved-state") : null);
         _metrics = metrics;
         _latest = latest ?? Context.ActorOf(FleetLatestActor.Props(), "latest");
         _status = status ?? Context.ActorOf(FleetStatusActor.Props(), "status");
@@ -74,14 +71,14 @@ public sealed class NodeManagerActor : ReceiveActor
         });
         Receive<StartPolling>(start =>
         {
-            var node = GetOrCreate(start.NodeKey, start.LogUrl);
-            // An actor made before it was told its log (its restored row came first) still takes up the bookmark.
-            // (Uri.ToString caches its text in the Uri: asked only when there is a bookmark to find.)
-            if (_bookmarksByUrl.Count > 0 && _bookmarksByUrl.Remove(start.LogUrl.ToString(), out var bookmark))
-                node.Tell(new ResumeLog(start.NodeKey, bookmark));
-            node.Forward(start);
+            GetOrCreate(start.NodeKey).Forward(start);
         });
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
+        // The nodes the database has rows of: each gets its actor, which loads its own state and answers with it.
+        Receive<NodesFound>(found =>
+        {
+            foreach (var key in found.NodeKeys) GetOrCreate(key);
+        });
         Receive<Terminated>(terminated => Forget(terminated.ActorRef));
 
         Receive<GetFleetLatest>(query => _latest.Forward(query));
@@ -96,12 +93,12 @@ public sealed class NodeManagerActor : ReceiveActor
         });
     }
 
-    private IActorRef GetOrCreate(string key, Uri? logUrl = null)
+    protected override void PreStart() => _loader?.Tell(FindSavedNodes.Instance);
+
+    private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        if (_bookmarks.Remove(key, out var bookmark)) _bookmarksByUrl.Remove(bookmark.LogUrl);
-        else if (logUrl is not null && _bookmarksByUrl.Count > 0) _bookmarksByUrl.Remove(logUrl.ToString(), out bookmark);
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, bookmark), ActorName(key));
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, null, _loader), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;
