@@ -4,25 +4,6 @@ using Isems.Storage;
 
 namespace Isems.Actors.Alerts;
 
-/// <summary>The alerts firing and those resolved since a week, optionally of one node or in one state.</summary>
-public sealed record GetAlerts(string? NodeId = null, AlertState? State = null);
-
-public sealed record AlertList(IReadOnlyList<Alert> Alerts);
-
-/// <summary>How many alerts fire, by alert name (every rule named, zero included), for <c>isems_alerts_firing</c>.</summary>
-public sealed record GetFiringCounts
-{
-    public static readonly GetFiringCounts Instance = new();
-}
-
-public sealed record FiringCounts(IReadOnlyDictionary<string, int> ByAlertName);
-
-/// <summary>
-/// A transition is in the database: published (event stream) for the deliveries, which so never tell an alert that a
-/// restart would forget, and never tell one twice.
-/// </summary>
-public sealed record AlertRecorded(Alert Alert);
-
 /// <summary>
 /// The fleet's alerts: the read model <c>GET /alerts</c> and <c>isems_alerts_firing</c> answer from, kept current by the
 /// node actors (through NodeEvents), and the writer of each transition to the <c>alerts</c> table, so a restart neither

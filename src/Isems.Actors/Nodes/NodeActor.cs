@@ -29,6 +29,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
     private const string PollTimer = "poll";
     private const string SilenceTimer = "alert-silent";
     private const string DownTimer = "alert-down";
+    private const string IdentifyTimer = "identify";
+    private static readonly TimeSpan IdentifyRetryMin = TimeSpan.FromSeconds(5), IdentifyRetryMax = TimeSpan.FromMinutes(2);
+    private sealed record IdentifyAgain;
     private static readonly PollTick Tick = new();
 
     // Collaborators, shared or given
@@ -109,9 +112,16 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
                 _events.StatusChanged(Status(), Self, replaces: moved.Status.NodeKey);
                 break;
             case StartPolling start:
+                var logged = LoggedId(start.LogUrl);
                 OnStartPolling(start);
                 PublishStatus();
-                IdentifyFromBookmark();
+                IdentifyFromBookmark(logged);
+                break;
+            case IdentifyAgain:
+                if (_nodeId is not null && _nodeId != _key) Identify();
+                break;
+            case IdentityKept:
+                Timers.Cancel(IdentifyTimer);
                 break;
             case StopPolling stop:
                 UseLog(stop.LogUrl);
@@ -255,12 +265,30 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
     /// names it): the registry is told at once, as after a first good poll, so the node does not wait for its slot
     /// to be one node again.
     /// </summary>
-    private void IdentifyFromBookmark()
+    private void IdentifyFromBookmark(string? logged)
     {
-        if (_nodeId is not null || _resumeFrom is not { NodeId: { } id } saved || saved.LogUrl != _logUrl?.ToString()) return;
-        _nodeId = id;
-        _events.Identified(new IdentifyNode(_key, id, Snapshot()), Self);
+        if (_nodeId is not null || logged is null || logged == _key) return;
+        _nodeId = logged;
+        Identify();
     }
+
+    /// <summary>The id the bookmark saved for <paramref name="logUrl"/> names (read before the bookmark is taken up).</summary>
+    private string? LoggedId(Uri logUrl) =>
+        _logUrl is null && _resumeFrom is { NodeId: { } id } saved && saved.LogUrl == logUrl.ToString() ? id : null;
+
+    /// <summary>
+    /// Tells the registry the node's id. Told again, with backoff, until the registry moves the node (this actor
+    /// stops) or answers that it stays under its address: an identification lost while the registry was away (its
+    /// journal's database down, the registry restarting) would otherwise leave the node under its address until the
+    /// next restart.
+    /// </summary>
+    private void Identify()
+    {
+        _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
+        Timers.StartSingleTimer(IdentifyTimer, new IdentifyAgain(), Backoff.Exponential(IdentifyRetryMin, IdentifyRetryMax, _identifyAttempts++));
+    }
+
+    private int _identifyAttempts;
 
     private NodeSnapshot Snapshot() => new(Status(), _logUrl is null ? null : new LogBookmark(
         _key, _logUrl.ToString(), _position.Offset, _position.PrefixHash, _position.TailHash, _position.TailLength, _nodeId),
@@ -451,7 +479,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
         _metrics.Poll("success");
         EndAttempt(true, written.Outcome.Stored, written.Outcome.Duplicates, parsed.Rejections, note, nodeFailed: false);
         // Told once this poll is counted, so that the node's record moves whole.
-        if (identified) _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
+        if (identified) Identify();
     }
 
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)

@@ -148,6 +148,12 @@ public sealed record NodeStatusRemoved(string NodeKey);
 public sealed record IdentifyNode(string NodeKey, string NodeId, NodeSnapshot Snapshot);
 
 /// <summary>
+/// The registry's answer to an <see cref="IdentifyNode"/> it does not act on: the node stays under its key (another
+/// node has that id, the node is not registered, or the run records nothing), so it stops telling.
+/// </summary>
+public sealed record IdentityKept(string NodeKey);
+
+/// <summary>
 /// To the status read model: a node's status by its key or by the id its lines carry; answered with a
 /// <see cref="NodeStatus"/> or <see cref="NodeNotFound"/>.
 /// </summary>

@@ -245,11 +245,16 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     /// </summary>
     private void OnIdentified(IdentifyNode identified)
     {
-        if (!_persisting || !_idByKey.TryGetValue(identified.NodeKey, out var id) || identified.NodeKey == identified.NodeId) return;
+        if (!_persisting || !_idByKey.TryGetValue(identified.NodeKey, out var id) || identified.NodeKey == identified.NodeId)
+        {
+            Sender.Tell(new IdentityKept(identified.NodeKey));
+            return;
+        }
         if (_idByKey.TryGetValue(identified.NodeId, out var other))
         {
             _log.Warning("Node {0} at {1} carries the id {2}, which node {3} already has; it stays under its address",
                 id, _byId[id].Url, identified.NodeId, other);
+            Sender.Tell(new IdentityKept(identified.NodeKey));
             return;
         }
         Persist(new NodeIdentified(id, identified.NodeId), e =>
