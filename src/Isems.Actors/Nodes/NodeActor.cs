@@ -23,12 +23,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
     private sealed record PollTick;
     private sealed record SlotGranted;
     private sealed record Fetched(FetchResult Result);
-    private sealed record SilenceCheck;
-    private sealed record DownCheck;
 
     private const string PollTimer = "poll";
-    private const string SilenceTimer = "alert-silent";
-    private const string DownTimer = "alert-down";
     private const string IdentifyTimer = "identify";
     private static readonly TimeSpan IdentifyRetryMin = TimeSpan.FromSeconds(5), IdentifyRetryMax = TimeSpan.FromMinutes(2);
     private sealed record IdentifyAgain;
@@ -62,8 +58,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
     private IActorRef? _retireReplyTo;
     private DateTimeOffset? _nextPoll;
     private StoredMeasurement? _latest;
-    private readonly NodeAlerts _alerts;
-    private DateTimeOffset? _lastNew; // when the collector last got a new measurement of the node (for NodeSilent)
+    private NodeAlertWatch _watch = null!; // made in PreStart, on the actor's timers
 
     public ITimerScheduler Timers { get; set; } = null!;
     public IStash Stash { get; set; } = null!;
@@ -98,7 +93,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
         _options = options;
         _nodeId = LineParser.IsValidNodeId(nodeKey) ? nodeKey : null;
         _cycle = new PollCycle(nodeKey, options);
-        _alerts = new NodeAlerts(options.Alerts);
     }
 
     protected override void OnReceive(object message)
@@ -162,11 +156,10 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
             case IngestLines ingest:
                 OnIngest(ingest);
                 break;
-            case SilenceCheck when _lastNew is { } lastNew:
-                Publish(changes => _alerts.SilenceChecked(lastNew, Now, AlertNodeId, changes));
-                if (_alerts.Pending(AlertRule.NodeSilent)) Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.RecheckAfter);
+            case NodeAlertWatch.SilenceCheck:
+                Tell(_watch.SilenceChecked(Now, AlertNodeId));
                 break;
-            case DownCheck:
+            case NodeAlertWatch.DownCheck:
                 ObservePolls();
                 break;
             case GetNodeStatus:
@@ -183,6 +176,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
 
     protected override void PreStart()
     {
+        _watch = new NodeAlertWatch(new NodeAlerts(_options.Alerts), Timers);
         if (_loader is null) return;
         _loader.Tell(new LoadNodeState(_key));
         Become(Loading);
@@ -201,9 +195,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
                 if (loaded.Latest is { } latest)
                 {
                     RememberLatest(latest);
-                    RestoreSilence(latest);
+                    _watch.Restored(latest, Now);
                 }
-                foreach (var alert in loaded.Firing ?? []) _alerts.Restore(alert.AlertName, alert.StartsAt);
+                if (loaded.Firing is { } firing) _watch.Restored(firing);
                 if (loaded.Latest is not null) PublishStatus();
                 Loaded();
                 break;
@@ -244,13 +238,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
         if (moved.Alerts is { } alerts)
         {
             // The alerts go on as they were under the address: firing ones are not told again; silence counts on.
-            _alerts.TakeUp(alerts);
-            if (alerts.LastNew is { } lastNew && (_lastNew is null || _lastNew < lastNew))
-            {
-                _lastNew = lastNew;
-                var due = lastNew + _alerts.Options.Silent - Now;
-                Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), due > TimeSpan.Zero ? due : TimeSpan.Zero);
-            }
+            _watch.TakeUp(alerts, Now);
         }
         // Read on exactly from where the actor under the address stopped, as it would have.
         if (moved.Position is { } p && _logUrl is null)
@@ -292,7 +280,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
 
     private NodeSnapshot Snapshot() => new(Status(), _logUrl is null ? null : new LogBookmark(
         _key, _logUrl.ToString(), _position.Offset, _position.PrefixHash, _position.TailHash, _position.TailLength, _nodeId),
-        _alerts.Carry(_lastNew));
+        _watch.Carry());
 
     private void OnPollNow()
     {
@@ -563,62 +551,14 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
 
     private string AlertNodeId => _nodeId ?? _key;
 
-    /// <summary>
-    /// New lines of the node were stored: each feeds the status-bit rules once, in time order, and the node is not
-    /// silent (its silence timer starts again).
-    /// </summary>
-    private void Measured(IReadOnlyList<Measurement> lines)
-    {
-        var fresh = false;
-        List<Alert>? changes = null;
-        foreach (var line in lines.Count > 1 ? lines.OrderBy(l => l.Timestamp) : (IEnumerable<Measurement>)lines)
-        {
-            if (line.NodeId != _nodeId && line.NodeId != _key || line.Timestamp <= _alerts.SeenUpTo) continue;
-            _alerts.Measured(line.Timestamp, line.Status, Now, AlertNodeId, changes ??= []);
-            fresh = true;
-        }
-        if (!fresh) return;
-        _lastNew = Now;
-        Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.Silent);
-        if (changes is { Count: > 0 }) Tell(changes);
-    }
+    private void Measured(IReadOnlyList<Measurement> lines) => Tell(_watch.Measured(lines, _nodeId, _key, Now));
 
-    /// <summary>After a restart, silence counts from the newest stored row (not later than now), and that row is not new.</summary>
-    private void RestoreSilence(StoredMeasurement latest)
-    {
-        _alerts.RestoreSeenUpTo(latest.Measurement.Timestamp);
-        var at = latest.Measurement.Time < Now ? latest.Measurement.Time : Now;
-        if (_lastNew is not null && _lastNew >= at) return;
-        _lastNew = at;
-        var due = at + _alerts.Options.Silent - Now;
-        Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), due > TimeSpan.Zero ? due : TimeSpan.Zero);
-    }
-
-    /// <summary>
-    /// A poll ended or the down timer went off: NodeDown observes how long the polls have failed. While they fail and
-    /// the alert has not fired, the down timer looks again when the threshold is reached (then a minute later).
-    /// </summary>
-    private void ObservePolls()
-    {
-        Publish(changes => _alerts.PollsObserved(_health.FailingSince, Now, AlertNodeId, changes));
-        if (_health.FailingSince is { } since && !_alerts.IsFiring(AlertRule.NodeDown))
-        {
-            var due = _alerts.Pending(AlertRule.NodeDown) ? _alerts.Options.RecheckAfter : since + _alerts.Options.Down - Now;
-            Timers.StartSingleTimer(DownTimer, new DownCheck(), due > TimeSpan.Zero ? due : _alerts.Options.RecheckAfter);
-        }
-        else Timers.Cancel(DownTimer);
-    }
-
-    private void Publish(Action<List<Alert>> evaluate)
-    {
-        var changes = new List<Alert>(0);
-        evaluate(changes);
-        if (changes.Count > 0) Tell(changes);
-    }
+    private void ObservePolls() => Tell(_watch.PollsObserved(_health.FailingSince, Now, AlertNodeId));
 
     /// <summary>Each transition is logged once, here, and leaves through <see cref="NodeEvents"/>.</summary>
-    private void Tell(List<Alert> changes)
+    private void Tell(List<Alert>? changes)
     {
+        if (changes is null) return;
         foreach (var alert in changes)
         {
             if (alert.State == AlertState.Firing) Log.Warning("Alert {0} firing for node {1} ({2})", alert.AlertName, alert.NodeId, alert.Severity);

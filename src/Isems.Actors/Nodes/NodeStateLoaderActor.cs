@@ -80,9 +80,10 @@ public sealed class NodeStateLoaderActor : ReceiveActor, IWithUnboundedStash, IW
     {
         Receive<LoadNodeState>(load =>
         {
-            // Saved under the node's key, or else under its address before it moved to its id (the bookmark names the id).
-            if (_bookmarks.Remove(load.NodeKey, out var bookmark)) _savedUnderAddress.Remove(load.NodeKey);
-            else if (_savedUnderAddress.Remove(load.NodeKey, out bookmark)) _bookmarks.Remove(bookmark.NodeKey);
+            // Saved under the node's key, or else under its address before it moved to its id (the bookmark names the
+            // id). The latter is handed to both: the actor under the address may yet ask, read the id from it and
+            // have the registry move the node (which then goes on from that actor's position).
+            if (!_bookmarks.Remove(load.NodeKey, out var bookmark)) _savedUnderAddress.Remove(load.NodeKey, out bookmark);
             _latest.Remove(load.NodeKey, out var latest);
             _firing.Remove(load.NodeKey, out var firing);
             Sender.Tell(new NodeStateLoaded(load.NodeKey, bookmark, latest, firing));
