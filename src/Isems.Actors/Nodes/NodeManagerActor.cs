@@ -16,6 +16,13 @@ public sealed class NodeManagerActor : ReceiveActor
     /// <summary>How long the start barrier waits for slow nodes before answering with the others.</summary>
     public static readonly TimeSpan FleetQueryTimeout = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// The start barrier's own wait: each node actor answers once it has loaded its saved state and taken its start,
+    /// which with 100,000 nodes on a busy machine takes longer than <see cref="FleetQueryTimeout"/>; ready before that
+    /// would collect the start-up garbage too early.
+    /// </summary>
+    public static readonly TimeSpan StartBarrierTimeout = TimeSpan.FromSeconds(50);
+
     private readonly IActorRef _writer;
     private readonly NodeLogFetcher _fetcher;
     private readonly PollingOptions _options;
@@ -89,7 +96,7 @@ public sealed class NodeManagerActor : ReceiveActor
         {
             var nodes = _keyOf.Select(kv => (kv.Value, kv.Key)).ToList();
             Context.ActorOf(FleetQueryActor<NodeStarted>.Props(nodes, _ => IsNodeStarted.Instance,
-                replies => new NodesStarted(replies.Count), Sender, FleetQueryTimeout));
+                replies => new NodesStarted(replies.Count), Sender, StartBarrierTimeout));
         });
     }
 

@@ -79,6 +79,12 @@ public sealed record GetLoggedIds
     public static readonly GetLoggedIds Instance = new();
 }
 
+/// <summary>Start-up is done: the loader drops what no node actor asked for, and answers with the same message.</summary>
+public sealed record ForgetUnclaimedState
+{
+    public static readonly ForgetUnclaimedState Instance = new();
+}
+
 public sealed record LoggedIds(IReadOnlyDictionary<string, string>? ByLogUrl);
 
 /// <summary>

@@ -92,6 +92,16 @@ public sealed class NodeStateLoaderActor : ReceiveActor, IWithUnboundedStash, IW
         // The node manager starts an actor for every node the database has rows of (one that only pushed, or is no
         // longer configured, still answers with its latest data).
         Receive<FindSavedNodes>(_ => Sender.Tell(new NodesFound([.. _latest.Keys])));
+        // Start-up is done: what no node actor asked for is dropped (a node started later is a fresh one).
+        Receive<ForgetUnclaimedState>(_ =>
+        {
+            _bookmarks = new(StringComparer.Ordinal);
+            _savedUnderAddress = new(StringComparer.Ordinal);
+            _latest = new(StringComparer.Ordinal);
+            _firing = new(StringComparer.Ordinal);
+            _loggedIds = null;
+            Sender.Tell(ForgetUnclaimedState.Instance);
+        });
         Receive<GetLoggedIds>(_ => Sender.Tell(new LoggedIds(_loggedIds)));
     }
 

@@ -66,6 +66,8 @@ public static class RegistryHosting
             await nodes.Ask<NodesStarted>(new AwaitNodesStarted(), NodesStartTimeout);
             if (registry.TryGet<FleetStatusActor>(out var status))
                 await status.Ask<ActorIdentity>(new Identify(null), NodesStartTimeout);
+            if (registry.TryGet<NodeStateLoaderActor>(out var loader))
+                await loader.Ask<ForgetUnclaimedState>(ForgetUnclaimedState.Instance, NodesStartTimeout);
         }
         catch (AskTimeoutException)
         {
