@@ -41,7 +41,7 @@ internal static class HistoryBenchmark
             var work = Report.Best(10, () =>
             {
                 var history = store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult();
-                points = history.Points.Count;
+                points = history.Buckets.Count;
                 HistoryJsonWriter.Points(YearNode, range, name, history, null);
             });
             var request = 0;
