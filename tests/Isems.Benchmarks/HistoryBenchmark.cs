@@ -131,14 +131,6 @@ internal static class HistoryBenchmark
             using (var store = new MeasurementStore(target, maintainRollups: false))
             {
                 store.Migrate();
-                using (var connection = new SqliteConnection(target.ConnectionString))
-                {
-                    connection.Open();
-                    using var command = connection.CreateCommand();
-                    // As a database of the version before the rollups: no step 5, nor the steps after it.
-                    command.CommandText = "DROP TABLE measurement_rollups; DROP TABLE raw_horizons; DROP TABLE alerts; DELETE FROM schema_version WHERE version >= 5";
-                    command.ExecuteNonQuery();
-                }
                 var templates = Enumerable.Range(0, nodes).Select(n => Row($"node-{n:0000}", 0)).ToArray();
                 var watch = Stopwatch.StartNew();
                 const int block = 100;
@@ -154,6 +146,16 @@ internal static class HistoryBenchmark
                     await store.WriteAsync(groups);
                 }
                 write = watch.Elapsed;
+            }
+            SqliteConnection.ClearAllPools();
+            using (var connection = new SqliteConnection(target.ConnectionString))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                // As a database of the version before the rollups: no step 5, nor the steps after it (the writer
+                // needs the rollup table to exist, even when it keeps none, so it goes after the rows are written).
+                command.CommandText = "DROP TABLE measurement_rollups; DROP TABLE raw_horizons; DROP TABLE alerts; DELETE FROM schema_version WHERE version >= 5";
+                command.ExecuteNonQuery();
             }
             SqliteConnection.ClearAllPools();
             var scan = Stopwatch.StartNew();
