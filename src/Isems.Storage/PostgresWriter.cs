@@ -13,7 +13,11 @@ namespace Isems.Storage;
 /// true: binary <c>COPY</c> into a per-connection staging table, then one insert from it. false: the earlier path,
 /// one statement over <c>unnest</c> of array parameters with <c>ON CONFLICT DO NOTHING</c> (kept to measure against).
 /// </param>
-internal sealed record PostgresWriteOptions(int Connections = 2, bool Copy = true)
+/// <param name="ShareFromRows">
+/// A batch of fewer rows goes over one connection: a second transaction (its round trips and commit) is worth it only
+/// for thousands of rows, and one connection keeps a small batch's rows together in the table's pages.
+/// </param>
+internal sealed record PostgresWriteOptions(int Connections = 2, bool Copy = true, int ShareFromRows = 5_000)
 {
     public static readonly PostgresWriteOptions Default = new();
 
@@ -300,7 +304,7 @@ internal sealed class PostgresWriter : IDisposable
     private Func<string?, int> AssignLanes(IReadOnlyList<IReadOnlyList<Measurement>> groups, int[] order, Measurement[] flat,
         IReadOnlyList<LogBookmark> bookmarks)
     {
-        if (_lanes.Length == 1) return static _ => 0;
+        if (_lanes.Length == 1 || order.Length < _options.ShareFromRows) return static _ => 0;
         var oneNodeEach = true;
         foreach (var group in groups)
             for (var i = 1; i < group.Count && oneNodeEach; i++)
