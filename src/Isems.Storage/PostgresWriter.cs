@@ -89,6 +89,16 @@ internal sealed class PostgresWriter : IDisposable
     private static readonly string CreateStagingSql =
         $"CREATE TEMP TABLE IF NOT EXISTS {StagingTable} ({string.Join(", ", StagingColumns.Select(c => $"{c.Name} {c.Sql}"))}) ON COMMIT DELETE ROWS";
 
+    /// <summary>
+    /// The writer connection's session: its staging table, and index probes for the insert's <c>NOT EXISTS</c>. The
+    /// planner's estimate of <c>measurements</c> lags far behind while a first cycle fills it (autoanalyze runs now and
+    /// then), and with it a merge or hash anti join read the whole table for every batch: 196 s instead of 40 s for the
+    /// first cycle of 1,000 full logs. One probe per staged row is right whatever the table's size; no other statement
+    /// of this connection joins.
+    /// </summary>
+    private static readonly string SessionSql =
+        $"{CreateStagingSql}; SET enable_hashjoin = off; SET enable_mergejoin = off";
+
     private static readonly string CopySql = $"COPY {StagingTable} ({Schema.Columns}) FROM STDIN (FORMAT BINARY)";
 
     /// <summary>Rows of the staging table not stored yet, in key order; plain: a row another writer stored meanwhile fails it.</summary>
@@ -400,7 +410,7 @@ internal sealed class PostgresWriter : IDisposable
             try
             {
                 await connection.OpenAsync(ct);
-                await using var create = new NpgsqlCommand(CreateStagingSql, connection);
+                await using var create = new NpgsqlCommand(SessionSql, connection);
                 await create.ExecuteNonQueryAsync(ct);
             }
             catch
