@@ -290,16 +290,11 @@ internal sealed class PostgresWriter : IDisposable
         }
         foreach (var bookmark in bookmarks) work[laneOfNode(bookmark.NodeId)].Bookmarks.Add(bookmark);
 
-        var tasks = new List<Task>(_lanes.Length);
-        for (var lane = 0; lane < _lanes.Length; lane++)
-            if (!work[lane].IsEmpty)
-            {
-                var (l, w) = (_lanes[lane], work[lane]);
-                tasks.Add(tasks.Count == 0 && _lanes.Length == 1
-                    ? RunLaneAsync(l, w, flat, ct)
-                    : Task.Run(() => RunLaneAsync(l, w, flat, ct), ct));
-            }
-        await Task.WhenAll(tasks);
+        var busy = Enumerable.Range(0, _lanes.Length).Where(lane => !work[lane].IsEmpty).ToArray();
+        if (busy.Length == 1)
+            await RunLaneAsync(_lanes[busy[0]], work[busy[0]], flat, ct);
+        else
+            await Task.WhenAll(busy.Select(lane => Task.Run(() => RunLaneAsync(_lanes[lane], work[lane], flat, ct), ct)));
         foreach (var w in work)
         {
             inserted.UnionWith(w.Inserted);
