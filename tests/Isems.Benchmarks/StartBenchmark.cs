@@ -56,10 +56,12 @@ internal static class StartBenchmark
                         await Task.Delay(20);
                     }
                 var ready = watch.Elapsed;
+                var readyCpu = process.TotalProcessorTime;
                 var readyResident = ResidentBytes(process.Id);
                 var settled = await SettledAsync(process);
                 var resident = ResidentBytes(process.Id);
                 Report.Row($"{run}: start to ready", ready.TotalMilliseconds, "ms", "process start to /readyz 200");
+                Report.Row("  CPU time of the collector to ready", readyCpu.TotalMilliseconds, "ms", "user + system, all threads (the machine may be shared)");
                 Report.Row("  resident memory of the collector, idle", resident / 1048576.0, "MiB",
                     $"{readyResident / 1048576.0:N0} MiB when it became ready, idle {settled.TotalSeconds:N1} s later; {resident / (double)nodes / 1024:N1} KiB a node");
                 if (run.StartsWith("first"))

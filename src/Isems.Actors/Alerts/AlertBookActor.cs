@@ -4,32 +4,13 @@ using Isems.Storage;
 
 namespace Isems.Actors.Alerts;
 
-/// <summary>The alerts firing and those resolved since a week, optionally of one node or in one state.</summary>
-public sealed record GetAlerts(string? NodeId = null, AlertState? State = null);
-
-public sealed record AlertList(IReadOnlyList<Alert> Alerts);
-
-/// <summary>How many alerts fire, by alert name (every rule named, zero included), for <c>isems_alerts_firing</c>.</summary>
-public sealed record GetFiringCounts
-{
-    public static readonly GetFiringCounts Instance = new();
-}
-
-public sealed record FiringCounts(IReadOnlyDictionary<string, int> ByAlertName);
-
-/// <summary>
-/// A transition is in the database: published (event stream) for the deliveries, which so never tell an alert that a
-/// restart would forget, and never tell one twice.
-/// </summary>
-public sealed record AlertRecorded(Alert Alert);
-
 /// <summary>
 /// The fleet's alerts: the read model <c>GET /alerts</c> and <c>isems_alerts_firing</c> answer from, kept current by the
 /// node actors (through NodeEvents), and the writer of each transition to the <c>alerts</c> table, so a restart neither
 /// forgets nor re-sends one. Writes go in batches, one at a time, retried with backoff while the database is away;
 /// a transition is published as <see cref="AlertRecorded"/> once it is saved.
 /// </summary>
-public sealed class AlertBookActor : ReceiveActor, IWithTimers
+public sealed class AlertBookActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     public static readonly TimeSpan ResolvedKept = TimeSpan.FromDays(7);
     private static readonly TimeSpan RetryMin = TimeSpan.FromSeconds(1), RetryMax = TimeSpan.FromMinutes(1);
@@ -47,14 +28,36 @@ public sealed class AlertBookActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
 
-    public static Props Props(MeasurementStore store, IReadOnlyList<Alert> restored) =>
+    private sealed record Restored(IReadOnlyList<Alert> Alerts);
+    private sealed record NotRestored(string Reason);
+    private sealed record RestoreAgain;
+    private bool _restored;
+
+    /// <param name="restored">The alerts saved before the last stop; none: the book reads them itself when it starts,
+    /// and holds every question and change until then.</param>
+    public static Props Props(MeasurementStore store, IReadOnlyList<Alert>? restored = null) =>
         Akka.Actor.Props.Create(() => new AlertBookActor(store, restored));
 
-    public AlertBookActor(MeasurementStore store, IReadOnlyList<Alert> restored)
+    public AlertBookActor(MeasurementStore store, IReadOnlyList<Alert>? restored)
     {
         _store = store;
-        foreach (var alert in restored) Keep(alert);
+        if (restored is not null) Restore(restored);
+
+        Receive<object>(message => !_restored && message is not (Restored or NotRestored or RestoreAgain), _ => Stash.Stash());
+        Receive<Restored>(loaded =>
+        {
+            Restore(loaded.Alerts);
+            Stash.UnstashAll();
+        });
+        Receive<NotRestored>(failed =>
+        {
+            var delay = Backoff.Exponential(RetryMin, RetryMax, _failures++);
+            _log.Warning("The saved alerts could not be read ({0}); trying again in {1:0.#} s", failed.Reason, delay.TotalSeconds);
+            Timers.StartSingleTimer("restore", new RestoreAgain(), delay);
+        });
+        Receive<RestoreAgain>(_ => Load());
 
         Receive<AlertChanged>(changed =>
         {
@@ -85,6 +88,25 @@ public sealed class AlertBookActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer("save", new SaveAgain(), delay);
         });
         Receive<SaveAgain>(_ => Save());
+    }
+
+    protected override void PreStart()
+    {
+        if (!_restored) Load();
+    }
+
+    private void Load()
+    {
+        var since = DateTimeOffset.UtcNow - ResolvedKept;
+        _store.AlertsAsync(since.ToUnixTimeMilliseconds()).PipeTo(Self,
+            success: stored => new Restored(FromStore(stored)), failure: error => new NotRestored(error.GetBaseException().Message));
+    }
+
+    private void Restore(IReadOnlyList<Alert> alerts)
+    {
+        foreach (var alert in alerts) Keep(alert);
+        _restored = true;
+        _failures = 0;
     }
 
     /// <summary>The restored alerts that are still firing, for their node actors to go on from.</summary>

@@ -45,5 +45,3 @@ public enum AlertState { Firing, Resolved }
 public sealed record Alert(
     string AlertName, string NodeId, string Severity, AlertState State, DateTimeOffset StartsAt, DateTimeOffset? EndsAt, string Summary);
 
-/// <summary>A node's alert started firing or resolved (published once per transition, from the node's actor).</summary>
-public sealed record AlertChanged(Alert Alert);

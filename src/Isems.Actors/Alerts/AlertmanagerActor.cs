@@ -35,11 +35,24 @@ public sealed class AlertmanagerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(Uri alertmanager, HttpClient http, IReadOnlyList<Alert> firing, CollectorMetrics metrics) =>
-        Akka.Actor.Props.Create(() => new AlertmanagerActor(alertmanager, http, firing, metrics));
+    /// <param name="book">Asked for the alerts firing before the last stop (an <see cref="AlertBookActor"/>), which
+    /// are posted again at once; none: only <paramref name="firing"/>.</param>
+    public static Props Props(Uri alertmanager, HttpClient http, IReadOnlyList<Alert> firing, CollectorMetrics metrics, IActorRef? book = null) =>
+        Akka.Actor.Props.Create(() => new AlertmanagerActor(alertmanager, http, firing, metrics, book));
 
-    public AlertmanagerActor(Uri alertmanager, HttpClient http, IReadOnlyList<Alert> firing, CollectorMetrics metrics)
+    private readonly IActorRef? _book;
+
+    public AlertmanagerActor(Uri alertmanager, HttpClient http, IReadOnlyList<Alert> firing, CollectorMetrics metrics, IActorRef? book)
     {
+        _book = book;
+        Receive<AlertList>(restored =>
+        {
+            // Transitions heard meanwhile are newer than what the book read at start: they stay.
+            var added = 0;
+            foreach (var alert in restored.Alerts)
+                if (alert.State == AlertState.Firing && _firing.TryAdd((alert.NodeId, alert.AlertName), alert)) added++;
+            if (added > 0) Post();
+        });
         _endpoint = new Uri(alertmanager.ToString().TrimEnd('/') + "/api/v2/alerts");
         _http = http;
         _metrics = metrics;
@@ -84,6 +97,7 @@ public sealed class AlertmanagerActor : ReceiveActor, IWithTimers
     {
         Context.System.EventStream.Subscribe(Self, typeof(AlertRecorded));
         Timers.StartPeriodicTimer("resend", new Resend(), ResendEvery);
+        _book?.Tell(new GetAlerts(State: AlertState.Firing));
         if (_firing.Count > 0) Post();
     }
 

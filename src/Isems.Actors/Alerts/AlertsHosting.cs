@@ -6,8 +6,9 @@ using Isems.Storage;
 namespace Isems.Actors.Alerts;
 
 /// <summary>
-/// The alert subsystem in Akka.Hosting: the <see cref="AlertBookActor"/> with the alerts saved before the last stop,
-/// and each firing one handed back to its node's actor, which goes on from it (same startsAt, not told again).
+/// The alert subsystem in Akka.Hosting: the <see cref="AlertBookActor"/>, which reads the alerts saved before the last
+/// stop when it starts, and the deliveries. Each node actor goes on from its own firing alerts, which it loads with
+/// the rest of its saved state (same startsAt, not told again). Nothing here waits for the database.
 /// Needs <see cref="NodesHosting.WithNodeActors"/> before it.
 /// </summary>
 public static class AlertsHosting
@@ -17,18 +18,13 @@ public static class AlertsHosting
         this AkkaConfigurationBuilder builder, MeasurementStore store, CollectorMetrics metrics, Uri? alertmanager = null, Uri? webhook = null) =>
         builder.WithActors((system, registry, _) =>
         {
-            var since = DateTimeOffset.UtcNow - AlertBookActor.ResolvedKept;
-            var restored = AlertBookActor.FromStore(store.AlertsAsync(since.ToUnixTimeMilliseconds()).GetAwaiter().GetResult());
-            var book = system.ActorOf(AlertBookActor.Props(store, restored), "alerts");
+            var book = system.ActorOf(AlertBookActor.Props(store), "alerts");
             registry.Register<AlertBookActor>(book);
-            var nodes = registry.Get<NodeManagerActor>();
-            var firing = restored.Where(a => a.State == AlertState.Firing).ToList();
-            foreach (var node in firing.GroupBy(a => a.NodeId))
-                nodes.Tell(new RestoreAlerts(node.Key, node.ToList()));
             if (alertmanager is not null)
             {
                 var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-                registry.Register<AlertmanagerActor>(system.ActorOf(AlertmanagerActor.Props(alertmanager, http, firing, metrics), "alertmanager"));
+                registry.Register<AlertmanagerActor>(system.ActorOf(
+                    AlertmanagerActor.Props(alertmanager, http, Array.Empty<Alert>(), metrics, book), "alertmanager"));
             }
             if (webhook is not null)
             {

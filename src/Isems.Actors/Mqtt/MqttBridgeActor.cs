@@ -10,27 +10,6 @@ using MQTTnet.Protocol;
 
 namespace Isems.Actors.Mqtt;
 
-/// <summary>Answered with the link's <see cref="MqttStatus"/>.</summary>
-public sealed record GetMqttStatus;
-
-public sealed record MqttStatus(
-    string Broker,
-    bool Connected,
-    bool Degraded,
-    DateTimeOffset? ConnectedSince,
-    DateTimeOffset? LastMessage,
-    long Messages,
-    long Reconnects,
-    string? LastError,
-    IReadOnlyDictionary<string, long> Dropped,
-    long TopicMismatches,
-    int AwaitingCommit,
-    int PeakAwaitingCommit,
-    long Redelivered,
-    long Acknowledged,
-    int Unacknowledged,
-    bool ReadingPaused);
-
 /// <summary>
 /// The link to the MQTT broker. Owns one MQTTnet client per connection: connects under a fixed client id with a
 /// persistent session, subscribes with QoS 1, reconnects with capped, jittered backoff, and pings to notice a

@@ -18,17 +18,16 @@ namespace Isems.Actors.Nodes;
 /// An <see cref="UntypedActor"/> with one switch, unlike the collector's other actors: there is one per node, up to
 /// 100,000 in a process, and a <see cref="ReceiveActor"/> builds its handler tables for every instance.
 /// </summary>
-public sealed class NodeActor : UntypedActor, IWithTimers
+public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
 {
     private sealed record PollTick;
     private sealed record SlotGranted;
     private sealed record Fetched(FetchResult Result);
-    private sealed record SilenceCheck;
-    private sealed record DownCheck;
 
     private const string PollTimer = "poll";
-    private const string SilenceTimer = "alert-silent";
-    private const string DownTimer = "alert-down";
+    private const string IdentifyTimer = "identify";
+    private static readonly TimeSpan IdentifyRetryMin = TimeSpan.FromSeconds(5), IdentifyRetryMax = TimeSpan.FromMinutes(2);
+    private sealed record IdentifyAgain;
     private static readonly PollTick Tick = new();
 
     // Collaborators, shared or given
@@ -59,28 +58,32 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private IActorRef? _retireReplyTo;
     private DateTimeOffset? _nextPoll;
     private StoredMeasurement? _latest;
-    private readonly NodeAlerts _alerts;
-    private DateTimeOffset? _lastNew; // when the collector last got a new measurement of the node (for NodeSilent)
+    private NodeAlertWatch _watch = null!; // made in PreStart, on the actor's timers
 
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
+
+    // Asked for the node's saved state when the actor starts (none: it starts fresh, as in tests and tools).
+    private readonly IActorRef? _loader;
 
     /// <param name="events">Where the node's changes go: the read models, the registry, the event stream.</param>
     /// <param name="resumeFrom">Where the node's log was read up to before the collector last stopped.</param>
     public static Props Props(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
-        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null)
+        CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null, IActorRef? loader = null)
     {
         // Only variables in the expression: Akka compiles any other argument expression, once per actor created, and
         // for 100,000 nodes that was 14 s of start-up and a dynamic method each to collect afterwards.
         var recorded = metrics ?? CollectorMetrics.None;
-        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom));
+        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom, loader));
     }
 
     public NodeActor(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
-        CollectorMetrics metrics, LogBookmark? resumeFrom)
+        CollectorMetrics metrics, LogBookmark? resumeFrom, IActorRef? loader)
     {
         _resumeFrom = resumeFrom;
+        _loader = loader;
         _metrics = metrics;
         _events = events;
         _key = nodeKey;
@@ -90,7 +93,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _options = options;
         _nodeId = LineParser.IsValidNodeId(nodeKey) ? nodeKey : null;
         _cycle = new PollCycle(nodeKey, options);
-        _alerts = new NodeAlerts(options.Alerts);
     }
 
     protected override void OnReceive(object message)
@@ -104,9 +106,16 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _events.StatusChanged(Status(), Self, replaces: moved.Status.NodeKey);
                 break;
             case StartPolling start:
+                var logged = LoggedId(start.LogUrl);
                 OnStartPolling(start);
                 PublishStatus();
-                IdentifyFromBookmark();
+                IdentifyFromBookmark(logged);
+                break;
+            case IdentifyAgain:
+                if (_nodeId is not null && _nodeId != _key) Identify();
+                break;
+            case IdentityKept:
+                Timers.Cancel(IdentifyTimer);
                 break;
             case StopPolling stop:
                 UseLog(stop.LogUrl);
@@ -121,14 +130,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 // The node moved to its id: pushed lines still being written are offered again by their senders.
                 _pushed?.FailAll("the node moved to its id");
                 Context.Stop(Self);
-                break;
-            case ResumeLog resume:
-                if (_logUrl is null) _resumeFrom ??= resume.Bookmark;
-                break;
-            case RestoreLatest restore:
-                RememberLatest(restore.Latest);
-                RestoreSilence(restore.Latest);
-                PublishStatus();
                 break;
             case PollTick:
                 _cycle.Ticked();
@@ -155,14 +156,10 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case IngestLines ingest:
                 OnIngest(ingest);
                 break;
-            case RestoreAlerts restore:
-                foreach (var alert in restore.Firing) _alerts.Restore(alert.AlertName, alert.StartsAt);
+            case NodeAlertWatch.SilenceCheck:
+                Tell(_watch.SilenceChecked(Now, AlertNodeId));
                 break;
-            case SilenceCheck when _lastNew is { } lastNew:
-                Publish(changes => _alerts.SilenceChecked(lastNew, Now, AlertNodeId, changes));
-                if (_alerts.Pending(AlertRule.NodeSilent)) Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.RecheckAfter);
-                break;
-            case DownCheck:
+            case NodeAlertWatch.DownCheck:
                 ObservePolls();
                 break;
             case GetNodeStatus:
@@ -175,6 +172,45 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    protected override void PreStart()
+    {
+        _watch = new NodeAlertWatch(new NodeAlerts(_options.Alerts), Timers);
+        if (_loader is null) return;
+        _loader.Tell(new LoadNodeState(_key));
+        Become(Loading);
+    }
+
+    /// <summary>
+    /// Until its saved state is here, the node holds every message: a poll must resume where the log was read up to,
+    /// and the API must see the node's newest row before anything newer.
+    /// </summary>
+    private void Loading(object message)
+    {
+        switch (message)
+        {
+            case NodeStateLoaded loaded:
+                if (loaded.Bookmark is { } bookmark && _logUrl is null) _resumeFrom ??= bookmark;
+                if (loaded.Latest is { } latest)
+                {
+                    RememberLatest(latest);
+                    _watch.Restored(latest, Now);
+                }
+                if (loaded.Firing is { } firing) _watch.Restored(firing);
+                if (loaded.Latest is not null) PublishStatus();
+                Loaded();
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
+    }
+
+    private void Loaded()
+    {
+        Become(OnReceive);
+        Stash.UnstashAll();
     }
 
     private void OnStartPolling(StartPolling start)
@@ -202,13 +238,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         if (moved.Alerts is { } alerts)
         {
             // The alerts go on as they were under the address: firing ones are not told again; silence counts on.
-            _alerts.TakeUp(alerts);
-            if (alerts.LastNew is { } lastNew && (_lastNew is null || _lastNew < lastNew))
-            {
-                _lastNew = lastNew;
-                var due = lastNew + _alerts.Options.Silent - Now;
-                Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), due > TimeSpan.Zero ? due : TimeSpan.Zero);
-            }
+            _watch.TakeUp(alerts, Now);
         }
         // Read on exactly from where the actor under the address stopped, as it would have.
         if (moved.Position is { } p && _logUrl is null)
@@ -223,16 +253,34 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// names it): the registry is told at once, as after a first good poll, so the node does not wait for its slot
     /// to be one node again.
     /// </summary>
-    private void IdentifyFromBookmark()
+    private void IdentifyFromBookmark(string? logged)
     {
-        if (_nodeId is not null || _resumeFrom is not { NodeId: { } id } saved || saved.LogUrl != _logUrl?.ToString()) return;
-        _nodeId = id;
-        _events.Identified(new IdentifyNode(_key, id, Snapshot()), Self);
+        if (_nodeId is not null || logged is null || logged == _key) return;
+        _nodeId = logged;
+        Identify();
     }
+
+    /// <summary>The id the bookmark saved for <paramref name="logUrl"/> names (read before the bookmark is taken up).</summary>
+    private string? LoggedId(Uri logUrl) =>
+        _logUrl is null && _resumeFrom is { NodeId: { } id } saved && saved.LogUrl == logUrl.ToString() ? id : null;
+
+    /// <summary>
+    /// Tells the registry the node's id. Told again, with backoff, until the registry moves the node (this actor
+    /// stops) or answers that it stays under its address: an identification lost while the registry was away (its
+    /// journal's database down, the registry restarting) would otherwise leave the node under its address until the
+    /// next restart.
+    /// </summary>
+    private void Identify()
+    {
+        _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
+        Timers.StartSingleTimer(IdentifyTimer, new IdentifyAgain(), Backoff.Exponential(IdentifyRetryMin, IdentifyRetryMax, _identifyAttempts++));
+    }
+
+    private int _identifyAttempts;
 
     private NodeSnapshot Snapshot() => new(Status(), _logUrl is null ? null : new LogBookmark(
         _key, _logUrl.ToString(), _position.Offset, _position.PrefixHash, _position.TailHash, _position.TailLength, _nodeId),
-        _alerts.Carry(_lastNew));
+        _watch.Carry());
 
     private void OnPollNow()
     {
@@ -419,7 +467,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _metrics.Poll("success");
         EndAttempt(true, written.Outcome.Stored, written.Outcome.Duplicates, parsed.Rejections, note, nodeFailed: false);
         // Told once this poll is counted, so that the node's record moves whole.
-        if (identified) _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
+        if (identified) Identify();
     }
 
     private void EndAttempt(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error, bool nodeFailed)
@@ -503,62 +551,14 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private string AlertNodeId => _nodeId ?? _key;
 
-    /// <summary>
-    /// New lines of the node were stored: each feeds the status-bit rules once, in time order, and the node is not
-    /// silent (its silence timer starts again).
-    /// </summary>
-    private void Measured(IReadOnlyList<Measurement> lines)
-    {
-        var fresh = false;
-        List<Alert>? changes = null;
-        foreach (var line in lines.Count > 1 ? lines.OrderBy(l => l.Timestamp) : (IEnumerable<Measurement>)lines)
-        {
-            if (line.NodeId != _nodeId && line.NodeId != _key || line.Timestamp <= _alerts.SeenUpTo) continue;
-            _alerts.Measured(line.Timestamp, line.Status, Now, AlertNodeId, changes ??= []);
-            fresh = true;
-        }
-        if (!fresh) return;
-        _lastNew = Now;
-        Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), _alerts.Options.Silent);
-        if (changes is { Count: > 0 }) Tell(changes);
-    }
+    private void Measured(IReadOnlyList<Measurement> lines) => Tell(_watch.Measured(lines, _nodeId, _key, Now));
 
-    /// <summary>After a restart, silence counts from the newest stored row (not later than now), and that row is not new.</summary>
-    private void RestoreSilence(StoredMeasurement latest)
-    {
-        _alerts.RestoreSeenUpTo(latest.Measurement.Timestamp);
-        var at = latest.Measurement.Time < Now ? latest.Measurement.Time : Now;
-        if (_lastNew is not null && _lastNew >= at) return;
-        _lastNew = at;
-        var due = at + _alerts.Options.Silent - Now;
-        Timers.StartSingleTimer(SilenceTimer, new SilenceCheck(), due > TimeSpan.Zero ? due : TimeSpan.Zero);
-    }
-
-    /// <summary>
-    /// A poll ended or the down timer went off: NodeDown observes how long the polls have failed. While they fail and
-    /// the alert has not fired, the down timer looks again when the threshold is reached (then a minute later).
-    /// </summary>
-    private void ObservePolls()
-    {
-        Publish(changes => _alerts.PollsObserved(_health.FailingSince, Now, AlertNodeId, changes));
-        if (_health.FailingSince is { } since && !_alerts.IsFiring(AlertRule.NodeDown))
-        {
-            var due = _alerts.Pending(AlertRule.NodeDown) ? _alerts.Options.RecheckAfter : since + _alerts.Options.Down - Now;
-            Timers.StartSingleTimer(DownTimer, new DownCheck(), due > TimeSpan.Zero ? due : _alerts.Options.RecheckAfter);
-        }
-        else Timers.Cancel(DownTimer);
-    }
-
-    private void Publish(Action<List<Alert>> evaluate)
-    {
-        var changes = new List<Alert>(0);
-        evaluate(changes);
-        if (changes.Count > 0) Tell(changes);
-    }
+    private void ObservePolls() => Tell(_watch.PollsObserved(_health.FailingSince, Now, AlertNodeId));
 
     /// <summary>Each transition is logged once, here, and leaves through <see cref="NodeEvents"/>.</summary>
-    private void Tell(List<Alert> changes)
+    private void Tell(List<Alert>? changes)
     {
+        if (changes is null) return;
         foreach (var alert in changes)
         {
             if (alert.State == AlertState.Firing) Log.Warning("Alert {0} firing for node {1} ({2})", alert.AlertName, alert.NodeId, alert.Severity);

@@ -16,6 +16,13 @@ public sealed class NodeManagerActor : ReceiveActor
     /// <summary>How long the start barrier waits for slow nodes before answering with the others.</summary>
     public static readonly TimeSpan FleetQueryTimeout = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// The start barrier's own wait: each node actor answers once it has loaded its saved state and taken its start,
+    /// which with 100,000 nodes on a busy machine takes longer than <see cref="FleetQueryTimeout"/>; ready before that
+    /// would collect the start-up garbage too early.
+    /// </summary>
+    public static readonly TimeSpan StartBarrierTimeout = TimeSpan.FromSeconds(50);
+
     private readonly IActorRef _writer;
     private readonly NodeLogFetcher _fetcher;
     private readonly PollingOptions _options;
@@ -26,25 +33,22 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _keyOf = [];
     private int _incarnations;
-    // Handed to each node actor as it is created, once: where its log was read up to before the last stop.
-    private readonly Dictionary<string, LogBookmark> _bookmarks;
-    // The same by log URL, for a node whose key changed since its log was last read (moved from its address to its id).
-    private readonly Dictionary<string, LogBookmark> _bookmarksByUrl;
+    // Where each node actor asks for its saved state when it starts; none: the nodes start fresh.
+    private readonly IActorRef? _loader;
 
-    /// <param name="bookmarks">The log bookmarks saved before the last stop, by node key.</param>
+    /// <param name="bookmarks">For tools without a database: the log bookmarks to resume from, by node key.</param>
+    /// <param name="loader">A <see cref="NodeStateLoaderActor"/> the node actors ask for their saved state.</param>
     /// <param name="latest">The fleet's latest rows (a <see cref="FleetLatestActor"/>); made here when not given.</param>
     /// <param name="status">The fleet's status (a <see cref="FleetStatusActor"/>); made here when not given.</param>
     public static Props Props(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics? metrics = null,
-        IReadOnlyCollection<LogBookmark>? bookmarks = null, IActorRef? latest = null, IActorRef? status = null) =>
+        IReadOnlyCollection<LogBookmark>? bookmarks = null, IActorRef? latest = null, IActorRef? status = null, IActorRef? loader = null) =>
         Akka.Actor.Props.Create(() => new NodeManagerActor(writer, fetcher, options, metrics ?? CollectorMetrics.None,
-            bookmarks ?? Array.Empty<LogBookmark>(), latest, status));
+            bookmarks, latest, status, loader));
 
     public NodeManagerActor(IActorRef writer, NodeLogFetcher fetcher, PollingOptions options, CollectorMetrics metrics,
-        IReadOnlyCollection<LogBookmark> bookmarks, IActorRef? latest, IActorRef? status)
+        IReadOnlyCollection<LogBookmark>? bookmarks, IActorRef? latest, IActorRef? status, IActorRef? loader)
     {
-        _bookmarks = bookmarks.ToDictionary(b => b.NodeKey, StringComparer.Ordinal);
-        _bookmarksByUrl = bookmarks.GroupBy(b => b.LogUrl, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.MaxBy(b => b.Offset)!, StringComparer.Ordinal);
+        _loader = loader ?? (bookmarks is { Count: > 0 } ? Context.ActorOf(NodeStateLoaderActor.Props(bookmarks), "saved-state") : null);
         _metrics = metrics;
         _latest = latest ?? Context.ActorOf(FleetLatestActor.Props(), "latest");
         _status = status ?? Context.ActorOf(FleetStatusActor.Props(), "status");
@@ -74,14 +78,14 @@ public sealed class NodeManagerActor : ReceiveActor
         });
         Receive<StartPolling>(start =>
         {
-            var node = GetOrCreate(start.NodeKey, start.LogUrl);
-            // An actor made before it was told its log (its restored row came first) still takes up the bookmark.
-            // (Uri.ToString caches its text in the Uri: asked only when there is a bookmark to find.)
-            if (_bookmarksByUrl.Count > 0 && _bookmarksByUrl.Remove(start.LogUrl.ToString(), out var bookmark))
-                node.Tell(new ResumeLog(start.NodeKey, bookmark));
-            node.Forward(start);
+            GetOrCreate(start.NodeKey).Forward(start);
         });
         Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
+        // The nodes the database has rows of: each gets its actor, which loads its own state and answers with it.
+        Receive<NodesFound>(found =>
+        {
+            foreach (var key in found.NodeKeys) GetOrCreate(key);
+        });
         Receive<Terminated>(terminated => Forget(terminated.ActorRef));
 
         Receive<GetFleetLatest>(query => _latest.Forward(query));
@@ -92,16 +96,16 @@ public sealed class NodeManagerActor : ReceiveActor
         {
             var nodes = _keyOf.Select(kv => (kv.Value, kv.Key)).ToList();
             Context.ActorOf(FleetQueryActor<NodeStarted>.Props(nodes, _ => IsNodeStarted.Instance,
-                replies => new NodesStarted(replies.Count), Sender, FleetQueryTimeout));
+                replies => new NodesStarted(replies.Count), Sender, StartBarrierTimeout));
         });
     }
 
-    private IActorRef GetOrCreate(string key, Uri? logUrl = null)
+    protected override void PreStart() => _loader?.Tell(FindSavedNodes.Instance);
+
+    private IActorRef GetOrCreate(string key)
     {
         if (_byKey.TryGetValue(key, out var node)) return node;
-        if (_bookmarks.Remove(key, out var bookmark)) _bookmarksByUrl.Remove(bookmark.LogUrl);
-        else if (logUrl is not null && _bookmarksByUrl.Count > 0) _bookmarksByUrl.Remove(logUrl.ToString(), out bookmark);
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, bookmark), ActorName(key));
+        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, null, _loader), ActorName(key));
         Context.Watch(node);
         _byKey[key] = node;
         _keyOf[node] = key;

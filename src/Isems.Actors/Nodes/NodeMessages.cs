@@ -49,14 +49,43 @@ public sealed record RetireNode(string NodeKey, bool PurgeRows) : INodeMessage;
 
 public sealed record NodeRetired(string NodeKey, string? NodeId, int RowsDeleted);
 
-/// <summary>Where the node's log was read up to before the last stop, saved under another key (its address).</summary>
-public sealed record ResumeLog(string NodeKey, LogBookmark Bookmark) : INodeMessage;
+// A node actor's own saved state, asked for when it starts (from the NodeStateLoaderActor).
 
-/// <summary>The node's newest stored row, read back from the database at start.</summary>
-/// <summary>The node's alerts that were firing before the last stop: it goes on from them without telling them again.</summary>
-public sealed record RestoreAlerts(string NodeKey, IReadOnlyList<Isems.Actors.Alerts.Alert> Firing) : INodeMessage;
+/// <summary>What was saved for this node before the last stop: answered with <see cref="NodeStateLoaded"/>.</summary>
+public sealed record LoadNodeState(string NodeKey);
 
-public sealed record RestoreLatest(string NodeKey, StoredMeasurement Latest) : INodeMessage;
+/// <summary>
+/// Where the node's log was read up to (<paramref name="Bookmark"/>), its newest stored row and its alerts that were
+/// firing (it goes on from them without telling them again); each null or empty when nothing was saved.
+/// </summary>
+public sealed record NodeStateLoaded(
+    string NodeKey, LogBookmark? Bookmark, StoredMeasurement? Latest, IReadOnlyList<Isems.Actors.Alerts.Alert>? Firing);
+
+/// <summary>Which nodes the database has rows of? Asked by the node manager when it starts; answered with <see cref="NodesFound"/>.</summary>
+public sealed record FindSavedNodes
+{
+    public static readonly FindSavedNodes Instance = new();
+}
+
+/// <summary>The nodes the database has rows of, found at start: each gets its actor, which loads its own state.</summary>
+public sealed record NodesFound(IReadOnlyList<string> NodeKeys);
+
+/// <summary>
+/// By log URL, the node ids the saved bookmarks say their lines carry: asked by the registry for its merge at start.
+/// Answered with <see cref="LoggedIds"/>.
+/// </summary>
+public sealed record GetLoggedIds
+{
+    public static readonly GetLoggedIds Instance = new();
+}
+
+/// <summary>Start-up is done: the loader drops what no node actor asked for, and answers with the same message.</summary>
+public sealed record ForgetUnclaimedState
+{
+    public static readonly ForgetUnclaimedState Instance = new();
+}
+
+public sealed record LoggedIds(IReadOnlyDictionary<string, string>? ByLogUrl);
 
 /// <summary>
 /// Lines the node pushed (an MQTT message), already parsed: store them, then tell the sender with its
@@ -123,6 +152,12 @@ public sealed record NodeStatusRemoved(string NodeKey);
 /// owns identity: it records it and moves the node to its id, passing <paramref name="Snapshot"/> on.
 /// </summary>
 public sealed record IdentifyNode(string NodeKey, string NodeId, NodeSnapshot Snapshot);
+
+/// <summary>
+/// The registry's answer to an <see cref="IdentifyNode"/> it does not act on: the node stays under its key (another
+/// node has that id, the node is not registered, or the run records nothing), so it stops telling.
+/// </summary>
+public sealed record IdentityKept(string NodeKey);
 
 /// <summary>
 /// To the status read model: a node's status by its key or by the id its lines carry; answered with a

@@ -37,16 +37,32 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     private readonly Dictionary<string, string> _idByKey = new(StringComparer.Ordinal);
     private long _snapshotAt;
 
+    // Merged in at every recovery (ISEMS_ROUTER_IPS): none in tests that send MergeConfiguredNodes themselves.
+    private readonly IReadOnlyList<Uri>? _configured;
+    private readonly bool _persistMerge;
+    private readonly IActorRef? _loader;
+    private readonly CollectorStartup? _startup;
+
     public override string PersistenceId { get; }
 
     /// <param name="persistenceId">The registry's stream in the journal; tests give each registry one of its own.</param>
-    public static Props Props(IActorRef nodes, string persistenceId = RegistryPersistenceId) =>
-        Akka.Actor.Props.Create(() => new NodeRegistryActor(nodes, persistenceId));
+    /// <param name="configured">ISEMS_ROUTER_IPS, merged in once the journal is recovered (<see cref="MergeConfiguredNodes"/>),
+    /// with the ids the saved bookmarks name, asked of <paramref name="loader"/>.</param>
+    /// <param name="persistMerge">False: the merge is held in memory only (the one-shot update-data).</param>
+    /// <param name="startup">Told when the merge is done.</param>
+    public static Props Props(IActorRef nodes, string persistenceId = RegistryPersistenceId, IReadOnlyList<Uri>? configured = null,
+        bool persistMerge = true, IActorRef? loader = null, CollectorStartup? startup = null) =>
+        Akka.Actor.Props.Create(() => new NodeRegistryActor(nodes, persistenceId, configured, persistMerge, loader, startup));
 
-    public NodeRegistryActor(IActorRef nodes, string persistenceId)
+    public NodeRegistryActor(IActorRef nodes, string persistenceId, IReadOnlyList<Uri>? configured, bool persistMerge,
+        IActorRef? loader, CollectorStartup? startup)
     {
         _nodes = nodes;
         PersistenceId = persistenceId;
+        _configured = configured;
+        _persistMerge = persistMerge;
+        _loader = loader;
+        _startup = startup;
 
         Recover<SnapshotOffer>(offer =>
         {
@@ -60,12 +76,17 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         {
             _log.Info("Node registry recovered: {0} nodes", _byId.Count);
             foreach (var node in _byId.Values) _nodes.Tell(Polling(node, pollAtOnce: false));
+            // The configured nodes are merged in now, with the ids their saved bookmarks name (asked, never awaited).
+            if (_configured is null) return;
+            if (_loader is null) Self.Tell(new LoggedIds(null));
+            else _loader.Tell(GetLoggedIds.Instance, Self);
         });
 
         Command<AddNode>(OnAdd);
         Command<ChangeNode>(OnChange);
         Command<RemoveNode>(OnRemove);
-        Command<MergeConfiguredNodes>(OnMerge);
+        Command<MergeConfiguredNodes>(merge => OnMerge(merge, Sender));
+        Command<LoggedIds>(logged => OnMerge(new MergeConfiguredNodes(_configured ?? [], _persistMerge, logged.ByLogUrl), null));
         Command<IdentifyNode>(OnIdentified);
         Command<GetRegisteredNodes>(_ => Sender.Tell(new RegistryEntries(Sorted())));
         Command<GetRegisteredNode>(get =>
@@ -156,7 +177,8 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         });
     }
 
-    private void OnMerge(MergeConfiguredNodes merge)
+    /// <param name="replyTo">Answered with the entries; none: the merge at start, told to the start-up instead.</param>
+    private void OnMerge(MergeConfiguredNodes merge, IActorRef? replyTo)
     {
         // Entries are matched by URL: a node already registered under it (from configuration or by an operator) is
         // left as it is, and one an operator removed stays removed.
@@ -183,14 +205,14 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             .Where(n => n.Source == NodeSource.Configuration && !n.ChangedByOperator && !wanted.Contains(n.Url.AbsoluteUri))
             .ToList();
 
-        var replyTo = Sender;
         void Merged()
         {
             if (added.Count + gone.Count > 0)
                 _log.Info("ISEMS_ROUTER_IPS merged into the node registry: {0} added, {1} gone", added.Count, gone.Count);
             foreach (var node in gone) _nodes.Tell(new RetireNode(node.Key, PurgeRows: false));
             foreach (var node in added) _nodes.Tell(Polling(node, pollAtOnce: false));
-            replyTo.Tell(new RegistryEntries(Sorted()));
+            if (replyTo is null) _startup?.RegistryMerged();
+            else replyTo.Tell(new RegistryEntries(Sorted()));
         }
 
         // One event for the whole merge: a fleet of 100,000 configured nodes is one journal write, not 100,000.
@@ -223,11 +245,16 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     /// </summary>
     private void OnIdentified(IdentifyNode identified)
     {
-        if (!_persisting || !_idByKey.TryGetValue(identified.NodeKey, out var id) || identified.NodeKey == identified.NodeId) return;
+        if (!_persisting || !_idByKey.TryGetValue(identified.NodeKey, out var id) || identified.NodeKey == identified.NodeId)
+        {
+            Sender.Tell(new IdentityKept(identified.NodeKey));
+            return;
+        }
         if (_idByKey.TryGetValue(identified.NodeId, out var other))
         {
             _log.Warning("Node {0} at {1} carries the id {2}, which node {3} already has; it stays under its address",
                 id, _byId[id].Url, identified.NodeId, other);
+            Sender.Tell(new IdentityKept(identified.NodeKey));
             return;
         }
         Persist(new NodeIdentified(id, identified.NodeId), e =>

@@ -3,18 +3,6 @@ using Akka.Actor;
 namespace Isems.Actors.Writing;
 
 /// <summary>
-/// Rows of these nodes were stored or deleted (null: of any node, as retention may touch all). Published on the event
-/// stream by whoever changed them, once the change is committed.
-/// </summary>
-public sealed record RowsChanged(IReadOnlyCollection<string>? NodeIds);
-
-/// <summary>Answered with a <see cref="RowVersion"/>.</summary>
-public sealed record GetRowVersion(string NodeId);
-
-/// <summary>Changes whenever the node's stored rows may have: what was built from them before is out of date.</summary>
-public sealed record RowVersion(string NodeId, long Epoch, long Version);
-
-/// <summary>
 /// A version number per node that moves whenever its stored rows change, so that a node's history, which is read and
 /// turned into JSON far more often than it changes, can be kept until it does. It learns of changes from the event
 /// stream (<see cref="RowsChanged"/>); a change to every node moves the epoch.

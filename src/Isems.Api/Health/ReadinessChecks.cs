@@ -41,10 +41,13 @@ public sealed class DatabaseCheck(IRequiredActor<MeasurementWriterActor> writer,
 }
 
 /// <summary>Can operators change nodes? The registry answers once its journal is recovered.</summary>
-public sealed class NodeRegistryCheck(IRequiredActor<NodeRegistryActor> registry) : IHealthCheck
+public sealed class NodeRegistryCheck(IRequiredActor<NodeRegistryActor> registry, Isems.Actors.CollectorStartup? startup = null) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        // Fed by the actors as start-up goes on: not ready before every node listed is there.
+        if (startup is { IsReady: false })
+            return HealthCheckResult.Unhealthy($"Starting: {startup.Waiting}.");
         try
         {
             var entries = await registry.ActorRef.Ask<RegistryEntries>(new GetRegisteredNodes(), HealthChecks.Timeout, cancellationToken);

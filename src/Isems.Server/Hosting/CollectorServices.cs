@@ -42,6 +42,7 @@ public static class CollectorServices
         services.AddMetrics();
         services.AddSingleton(sp => new CollectorMetrics(sp.GetRequiredService<IMeterFactory>()));
         services.AddIsemsReadiness();
+        services.AddSingleton<CollectorStartup>();
         services.AddSingleton(sp => ConfiguredNodes(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
         services.AddSingleton(sp => PollingOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value, scheduled));
         services.AddSingleton(sp => ApiOptions(sp));
@@ -86,10 +87,13 @@ public static class CollectorServices
                 .WithNodeActors(store, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics)
                 .WithAlerts(store, metrics, string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl),
                     string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl))
-                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage, store: store);
+                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage,
+                    startup: sp.GetRequiredService<CollectorStartup>());
             if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
             if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt);
         });
+        // After the actor system's start: the host serves (and update-data polls) once the nodes have started.
+        services.AddHostedService<StartupGate>();
         return services;
     }
 

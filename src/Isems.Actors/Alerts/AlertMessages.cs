@@ -1,0 +1,25 @@
+namespace Isems.Actors.Alerts;
+
+// The alerts' messages: what node actors publish, and the questions the alert book (AlertBookActor) answers.
+
+/// <summary>A node's alert started firing or resolved (published once per transition, from the node's actor).</summary>
+public sealed record AlertChanged(Alert Alert);
+
+/// <summary>The alerts firing and those resolved since a week, optionally of one node or in one state.</summary>
+public sealed record GetAlerts(string? NodeId = null, AlertState? State = null);
+
+public sealed record AlertList(IReadOnlyList<Alert> Alerts);
+
+/// <summary>How many alerts fire, by alert name (every rule named, zero included), for <c>isems_alerts_firing</c>.</summary>
+public sealed record GetFiringCounts
+{
+    public static readonly GetFiringCounts Instance = new();
+}
+
+public sealed record FiringCounts(IReadOnlyDictionary<string, int> ByAlertName);
+
+/// <summary>
+/// A transition is in the database: published (event stream) for the deliveries, which so never tell an alert that a
+/// restart would forget, and never tell one twice.
+/// </summary>
+public sealed record AlertRecorded(Alert Alert);

@@ -1,0 +1,111 @@
+using Akka.Actor;
+using Isems.Actors.Alerts;
+using Isems.LineFormat;
+using Isems.Storage;
+
+namespace Isems.Actors.Nodes;
+
+/// <summary>
+/// A node's alerts on its actor's timers: feeds <see cref="NodeAlerts"/> (the plain rules) what the actor sees, and
+/// arms the silence and down timers. It returns the transitions; the actor logs and publishes them from one place.
+/// Owned by one <see cref="NodeActor"/>, and only ever called in that actor's turn.
+/// </summary>
+internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
+{
+    /// <summary>The node's silence timer went off.</summary>
+    internal sealed record SilenceCheck
+    {
+        public static readonly SilenceCheck Instance = new();
+    }
+
+    /// <summary>The node's down timer went off.</summary>
+    internal sealed record DownCheck
+    {
+        public static readonly DownCheck Instance = new();
+    }
+
+    private const string SilenceTimer = "alert-silent";
+    private const string DownTimer = "alert-down";
+
+    private DateTimeOffset? _lastNew; // when the collector last got a new measurement of the node (for NodeSilent)
+
+    public NodeAlerts Alerts => alerts;
+
+    /// <summary>
+    /// New lines of the node were stored: each feeds the status-bit rules once, in time order, and the node is not
+    /// silent (its silence timer starts again). Lines of other nodes (<paramref name="nodeId"/>, <paramref name="key"/>) are not its.
+    /// </summary>
+    public List<Alert>? Measured(IReadOnlyList<Measurement> lines, string? nodeId, string key, DateTimeOffset now)
+    {
+        var fresh = false;
+        List<Alert>? changes = null;
+        foreach (var line in lines.Count > 1 ? lines.OrderBy(l => l.Timestamp) : (IEnumerable<Measurement>)lines)
+        {
+            if (line.NodeId != nodeId && line.NodeId != key || line.Timestamp <= alerts.SeenUpTo) continue;
+            alerts.Measured(line.Timestamp, line.Status, now, nodeId ?? key, changes ??= []);
+            fresh = true;
+        }
+        if (!fresh) return null;
+        _lastNew = now;
+        timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, alerts.Options.Silent);
+        return changes;
+    }
+
+    /// <summary>The silence timer went off: NodeSilent observes how long no new line came.</summary>
+    public List<Alert>? SilenceChecked(DateTimeOffset now, string nodeId)
+    {
+        if (_lastNew is not { } lastNew) return null;
+        var changes = new List<Alert>(0);
+        alerts.SilenceChecked(lastNew, now, nodeId, changes);
+        if (alerts.Pending(AlertRule.NodeSilent)) timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, alerts.Options.RecheckAfter);
+        return changes;
+    }
+
+    /// <summary>After a restart, silence counts from the newest stored row (not later than now), and that row is not new.</summary>
+    public void Restored(StoredMeasurement latest, DateTimeOffset now)
+    {
+        alerts.RestoreSeenUpTo(latest.Measurement.Timestamp);
+        var at = latest.Measurement.Time < now ? latest.Measurement.Time : now;
+        if (_lastNew is not null && _lastNew >= at) return;
+        SilentFrom(at, now);
+    }
+
+    /// <summary>The alerts that were firing before the last stop go on (not told again).</summary>
+    public void Restored(IEnumerable<Alert> firing)
+    {
+        foreach (var alert in firing) alerts.Restore(alert.AlertName, alert.StartsAt);
+    }
+
+    /// <summary>The node moved here from its address: its alerts go on as they were; firing ones are not told again, silence counts on.</summary>
+    public void TakeUp(NodeAlertsCarry carried, DateTimeOffset now)
+    {
+        alerts.TakeUp(carried);
+        if (carried.LastNew is { } lastNew && (_lastNew is null || _lastNew < lastNew)) SilentFrom(lastNew, now);
+    }
+
+    public NodeAlertsCarry Carry() => alerts.Carry(_lastNew);
+
+    /// <summary>
+    /// A poll ended or the down timer went off: NodeDown observes how long the polls have failed. While they fail and
+    /// the alert has not fired, the down timer looks again when the threshold is reached (then a minute later).
+    /// </summary>
+    public List<Alert> PollsObserved(DateTimeOffset? failingSince, DateTimeOffset now, string nodeId)
+    {
+        var changes = new List<Alert>(0);
+        alerts.PollsObserved(failingSince, now, nodeId, changes);
+        if (failingSince is { } since && !alerts.IsFiring(AlertRule.NodeDown))
+        {
+            var due = alerts.Pending(AlertRule.NodeDown) ? alerts.Options.RecheckAfter : since + alerts.Options.Down - now;
+            timers.StartSingleTimer(DownTimer, DownCheck.Instance, due > TimeSpan.Zero ? due : alerts.Options.RecheckAfter);
+        }
+        else timers.Cancel(DownTimer);
+        return changes;
+    }
+
+    private void SilentFrom(DateTimeOffset at, DateTimeOffset now)
+    {
+        _lastNew = at;
+        var due = at + alerts.Options.Silent - now;
+        timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, due > TimeSpan.Zero ? due : TimeSpan.Zero);
+    }
+}
