@@ -2,6 +2,7 @@ using Isems.Benchmarks;
 
 // dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [poll-traced] [mqtt] [api] [start] [history]
 //   rollup-cost / rollup-cost-pg: [--nodes 1000] [--lines 3657] [--rounds 2]; migrate: [--migrate-rows 10000000]
+//   poll-pg: [--no-old-path] (the first cycle on SQLite, the earlier PostgreSQL path, COPY over one and over two connections)
 //   history: [--history-nodes 1000] [--rows-per-node 10000] [--year-rows 525600] [--no-write-path] (not part of a run of everything)
 //   [--messages 100000] [--nodes 1000] [--lines 3657] [--rows-per-node 10000] [--seconds 10] [--idle-nodes 10000] [--idle-rows-per-node 1000]
 // Prints figures beside a baseline measured in the same run on the same machine, then one summary table with the
@@ -17,7 +18,7 @@ if (all || which.Contains("parse")) ParseBenchmark.Run();
 double? bareInsertRate = all || which.Contains("store") ? await StoreBenchmark.RunAsync() : null;
 if (all || which.Contains("store") || which.Contains("store-pg")) await PostgresStoreBenchmark.RunAsync();
 if (which.Contains("poll-pg"))
-    await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate: null, postgres: true);
+    await PollCycleBenchmark.RunPostgresAsync(nodes, lines, withOldPath: !args.Contains("--no-old-path"));
 if (all || which.Contains("poll"))
 {
     if (args.Contains("--nodes") || args.Contains("--lines"))
