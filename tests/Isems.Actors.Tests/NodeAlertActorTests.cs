@@ -56,6 +56,34 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
     }
 
     [Fact]
+    public void A_muted_alert_resolves_when_muted_never_fires_while_muted_and_a_muted_silence_fires_soon_after_it_is_unmuted()
+    {
+        var alerts = Alerts();
+        var nodes = StartNodes();
+        Push(nodes, "980");
+        Push(nodes, "980");
+        var fired = alerts.ExpectMsg<AlertChanged>().Alert;
+
+        nodes.Tell(new MuteAlerts("FF-ESP-Hof", ["BatteryLow", "NodeSilent"]));
+        var resolved = alerts.ExpectMsg<AlertChanged>().Alert;
+        Assert.Equal(("BatteryLow", AlertState.Resolved, fired.StartsAt), (resolved.AlertName, resolved.State, resolved.StartsAt));
+        Push(nodes, "980");
+        Push(nodes, "980");
+        Scheduler.Advance(TimeSpan.FromHours(2)); // silent, but muted
+        alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+
+        // Unmuted: the silence is looked at again within a minute and fires at once (it held all along).
+        nodes.Tell(new MuteAlerts("FF-ESP-Hof", []));
+        StatusOf(nodes, "FF-ESP-Hof");
+        Scheduler.Advance(TimeSpan.FromMinutes(1));
+        var silent = alerts.ExpectMsg<AlertChanged>().Alert;
+        Assert.Equal(("NodeSilent", AlertState.Firing), (silent.AlertName, silent.State));
+        Push(nodes, "980"); // and BatteryLow, which held too, fires on its next line
+        var again = alerts.FishForMessage<AlertChanged>(c => c.Alert.AlertName == "BatteryLow").Alert;
+        Assert.Equal(AlertState.Firing, again.State);
+    }
+
+    [Fact]
     public void A_pushing_node_that_goes_quiet_fires_NodeSilent_after_the_threshold_and_resolves_with_its_next_two_lines()
     {
         var alerts = Alerts();

@@ -1,6 +1,7 @@
 using Isems.Benchmarks;
 
-// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [poll-traced] [mqtt] [api] [start] [history]
+// dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [poll-traced] [mqtt] [api] [start] [history] [alerts]
+//   alerts: [--alert-nodes 10000]
 //   rollup-cost / rollup-cost-pg: [--nodes 1000] [--lines 3657] [--rounds 2]; migrate: [--migrate-rows 10000000]
 //   poll-pg: [--no-old-path] (the first cycle on SQLite, the earlier PostgreSQL path, COPY over one and over two connections)
 //   history: [--history-nodes 1000] [--rows-per-node 10000] [--year-rows 525600] [--no-write-path] (not part of a run of everything)
@@ -33,6 +34,7 @@ if (all || which.Contains("poll"))
 if (which.Contains("poll-traced"))
     await TracingBenchmark.RunAsync(nodes, lines, ArgValue(args, "--rounds", 2));
 if (all || which.Contains("mqtt")) await MqttBenchmark.RunAsync(ArgValue(args, "--messages", 100_000));
+if (all || which.Contains("alerts")) await AlertsBenchmark.RunAsync(ArgValue(args, "--alert-nodes", 10_000));
 if (all || which.Contains("api")) await ApiBenchmark.RunAsync(ArgValue(args, "--rows-per-node", 10_000), ArgValue(args, "--seconds", 10));
 if (which.Contains("history"))
     await HistoryBenchmark.RunAsync(ArgValue(args, "--history-nodes", 1000), ArgValue(args, "--rows-per-node", 10_000),

@@ -199,6 +199,44 @@ public sealed class DashboardTests(Browser browser, Xunit.Abstractions.ITestOutp
     }
 
     [Fact]
+    public async Task A_node_with_a_firing_alert_is_marked_on_the_fleet_page_and_leads_to_its_alerts()
+    {
+        // Three lines reporting battery low (status 0x980): the second fires BatteryLow. The other node's lines report nothing.
+        var low = _fleet.AddNode("Low-Battery", NodeKind.Router, historyLines: 1);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        low.ReplaceLog(Enumerable.Range(0, 3).Select(i =>
+        {
+            var line = SimulatedLines.Router("Low-Battery", now - 180 + i * 60);
+            return line[..(line.LastIndexOf(';') + 1)] + "980";
+        }));
+        var fine = _fleet.AddNode("Fine", NodeKind.Router, historyLines: 1);
+        fine.ReplaceLog(Enumerable.Range(0, 3).Select(i =>
+        {
+            var line = SimulatedLines.Router("Fine", now - 180 + i * 60);
+            return line[..(line.LastIndexOf(';') + 1)] + "900";
+        }));
+        var host = StartHost([low, fine]);
+        await WaitUntilPolledAsync(host, 2);
+        var (page, watch) = await OpenAsync(host);
+
+        await page.GotoAsync(Url(host, "/"));
+        var row = page.Locator("#fleet tbody tr[data-node='Low-Battery']");
+        await Assertions.Expect(row.Locator("td.alerts")).ToContainTextAsync("BatteryLow");
+        await Assertions.Expect(row).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\balerting\b"));
+        await Assertions.Expect(row.Locator("td.alerts .alert-mark")).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("severity-critical"));
+        await Assertions.Expect(page.Locator("#fleet tbody tr[data-node='Fine'] td.alerts")).ToBeEmptyAsync();
+        await Assertions.Expect(page.Locator("#fleet tbody tr[data-node='Fine']")).Not.ToHaveClassAsync(new System.Text.RegularExpressions.Regex("alerting"));
+        await Assertions.Expect(page.Locator("#fleet-alerting")).ToContainTextAsync("1 node has a firing alert");
+        await Interactive(page);
+        await page.ScreenshotAsync(new() { Path = Screenshot("fleet-alert.png"), FullPage = true });
+
+        // The mark leads to the node's page, which lists the alert.
+        await row.Locator("td.alerts a").ClickAsync();
+        await Assertions.Expect(page.Locator("table.alerts tr.firing")).ToContainTextAsync("BatteryLow");
+        watch.AssertClean();
+    }
+
+    [Fact]
     public async Task An_empty_fleet_says_how_to_add_a_node_and_an_unknown_node_says_so()
     {
         var host = StartHost([]);

@@ -1,3 +1,5 @@
+using Isems.Actors.Nodes;
+
 namespace Isems.Actors.Alerts;
 
 // The alerts' messages: what node actors publish, and the questions the alert book (AlertBookActor) answers.
@@ -23,3 +25,10 @@ public sealed record FiringCounts(IReadOnlyDictionary<string, int> ByAlertName);
 /// restart would forget, and never tell one twice.
 /// </summary>
 public sealed record AlertRecorded(Alert Alert);
+
+/// <summary>
+/// The alert names muted for a node (the registry's <c>mutedAlerts</c>), told by the registry to the node's actor at
+/// start, when an operator changes them, and when the node moves to its id. A muted rule is still evaluated, but does
+/// not fire; one firing resolves at once (that resolution is delivered, so every receiver stops showing it).
+/// </summary>
+public sealed record MuteAlerts(string NodeKey, IReadOnlyList<string> AlertNames) : INodeMessage;

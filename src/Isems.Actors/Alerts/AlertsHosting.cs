@@ -32,4 +32,12 @@ public static class AlertsHosting
                 registry.Register<WebhookActor>(system.ActorOf(WebhookActor.Props(webhook, http, metrics), "alert-webhook"));
             }
         });
+
+    /// <summary>
+    /// Alerts published retained on <c>isems/alerts/&lt;nodeId&gt;/&lt;alertname&gt;</c> through the broker link. Needs
+    /// <see cref="Mqtt.MqttHosting.WithMqttBridge"/> and <see cref="WithAlerts"/> before it.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithMqttAlerts(this AkkaConfigurationBuilder builder, CollectorMetrics metrics) =>
+        builder.WithActors((system, registry, _) => registry.Register<MqttAlertsActor>(
+            system.ActorOf(MqttAlertsActor.Props(registry.Get<Mqtt.MqttBridgeActor>(), metrics), "alert-mqtt")));
 }

@@ -21,6 +21,9 @@ namespace Isems.Actors.Mqtt;
 /// </summary>
 public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
 {
+    /// <summary>How long a retained publication may wait for the broker's acknowledgement.</summary>
+    public static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(10);
+
     // Every connection gets a client of its own and a number. A message carries its connection's number: an
     // acknowledgement is only valid on the connection that delivered the message (packet ids are reused on the
     // next one, so acknowledging a stale one there would acknowledge a different message, which would be lost).
@@ -73,6 +76,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             _failedConnects = 0;
             _connectedSince = Now;
             Timers.StartPeriodicTimer("check", new CheckLink(), _options.CheckInterval);
+            Context.System.EventStream.Publish(MqttLinkUp.Instance);
         });
         Receive<ConnectFailed>(failed => failed.Connection == _connection, failed =>
         {
@@ -142,6 +146,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         });
 
         Receive<GetMqttStatus>(_ => Sender.Tell(Status()));
+        Receive<PublishRetained>(Publish);
         Self.Tell(new Connect());
     }
 
@@ -194,6 +199,31 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
             throw new InvalidOperationException($"the broker refused the connection: {result.ResultCode} {result.ReasonString}".TrimEnd());
         // Subscribing after every connect: a broker that lost its sessions (restarted without persistence) needs it.
         await client.SubscribeAsync(subscribe);
+    }
+
+    /// <summary>
+    /// Publications share the connection the lines arrive on (one client id, one link to watch), but not the
+    /// ingestion's path: the task runs apart, and its answer goes straight to whoever asked.
+    /// </summary>
+    private void Publish(PublishRetained publish)
+    {
+        if (!_connected || _client is not { } client)
+        {
+            Sender.Tell(new RetainedNotPublished(publish.Topic, _lastError is null ? "the broker link is down" : $"the broker link is down: {_lastError}"));
+            return;
+        }
+        var message = new MqttApplicationMessageBuilder().WithTopic(publish.Topic).WithPayload(publish.Payload)
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce).WithRetainFlag().Build();
+        var timeout = new CancellationTokenSource(PublishTimeout);
+        client.PublishAsync(message, timeout.Token).ContinueWith(t =>
+        {
+            timeout.Dispose();
+            if (!t.IsCompletedSuccessfully) return (object)new RetainedNotPublished(publish.Topic, t.Exception?.GetBaseException().Message ?? "no acknowledgement in time");
+            // MQTT 5: "no matching subscribers" is a success; the retained copy is kept all the same.
+            return t.Result.IsSuccess || t.Result.ReasonCode == MqttClientPublishReasonCode.NoMatchingSubscribers
+                ? new RetainedPublished(publish.Topic)
+                : new RetainedNotPublished(publish.Topic, $"the broker refused it: {t.Result.ReasonCode} {t.Result.ReasonString}".TrimEnd());
+        }, TaskScheduler.Default).PipeTo(Sender);
     }
 
     private void ScheduleReconnect()

@@ -22,3 +22,20 @@ public sealed record MqttStatus(
     long Acknowledged,
     int Unacknowledged,
     bool ReadingPaused);
+
+/// <summary>
+/// Publish <paramref name="Payload"/> retained at QoS 1 on <paramref name="Topic"/> through the broker link (an empty
+/// payload clears the topic). Answered with <see cref="RetainedPublished"/> once the broker acknowledged it, else
+/// <see cref="RetainedNotPublished"/> (link down, no acknowledgement within <see cref="MqttBridgeActor.PublishTimeout"/>).
+/// </summary>
+public sealed record PublishRetained(string Topic, byte[] Payload);
+
+public sealed record RetainedPublished(string Topic);
+
+public sealed record RetainedNotPublished(string Topic, string Reason);
+
+/// <summary>Published on the event stream each time the broker link is up (again): what waited for it can go now.</summary>
+public sealed record MqttLinkUp
+{
+    public static readonly MqttLinkUp Instance = new();
+}

@@ -159,6 +159,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
             case NodeAlertWatch.SilenceCheck:
                 Tell(_watch.SilenceChecked(Now, AlertNodeId));
                 break;
+            case MuteAlerts mute:
+                Tell(_watch.Muted(mute.AlertNames, _health.FailingSince is not null, Now, AlertNodeId));
+                break;
             case NodeAlertWatch.DownCheck:
                 ObservePolls();
                 break;

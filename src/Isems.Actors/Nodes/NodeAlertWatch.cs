@@ -102,6 +102,23 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
         return changes;
     }
 
+    /// <summary>
+    /// The registry told the node's mutes: a firing alert now muted resolves. A muted time rule stopped looking again,
+    /// so once unmuted it looks again soon, and fires if it still holds.
+    /// </summary>
+    public List<Alert> Muted(IReadOnlyList<string> names, bool pollsFailing, DateTimeOffset now, string nodeId)
+    {
+        var changes = new List<Alert>(0);
+        alerts.Mute(names, now, nodeId, changes);
+        if (_lastNew is { } since && !alerts.IsFiring(AlertRule.NodeSilent))
+        {
+            var due = since + alerts.Options.Silent - now;
+            timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, due > alerts.Options.RecheckAfter ? due : alerts.Options.RecheckAfter);
+        }
+        if (pollsFailing && !alerts.IsFiring(AlertRule.NodeDown)) timers.StartSingleTimer(DownTimer, DownCheck.Instance, alerts.Options.RecheckAfter);
+        return changes;
+    }
+
     private void SilentFrom(DateTimeOffset at, DateTimeOffset now)
     {
         _lastNew = at;

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using Isems.Actors.Alerts;
 using Isems.Actors.Nodes;
 
 namespace Isems.Actors.Registry;
@@ -75,7 +76,11 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         Recover<RecoveryCompleted>(_ =>
         {
             _log.Info("Node registry recovered: {0} nodes", _byId.Count);
-            foreach (var node in _byId.Values) _nodes.Tell(Polling(node, pollAtOnce: false));
+            foreach (var node in _byId.Values)
+            {
+                _nodes.Tell(Polling(node, pollAtOnce: false));
+                if (node.MutedAlerts is { Length: > 0 } muted) _nodes.Tell(new MuteAlerts(node.Key, muted));
+            }
             // The configured nodes are merged in now, with the ids their saved bookmarks name (asked, never awaited).
             if (_configured is null) return;
             if (_loader is null) Self.Tell(new LoggedIds(null));
@@ -121,7 +126,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         }
         var now = Now;
         var node = new RegisteredNode(add.Id, add.Url, add.IntervalSeconds, add.TimeoutSeconds, add.Enabled, add.Note,
-            NodeSource.Operator, ChangedByOperator: true, now, now, Key: add.Id);
+            NodeSource.Operator, ChangedByOperator: true, now, now, Key: add.Id, add.MutedAlerts is { Length: > 0 } m ? m : null);
         var replyTo = Sender;
         Persist(new NodeAdded(node), added =>
         {
@@ -129,6 +134,8 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             _log.Info("Node {0} added at {1}", node.Id, node.Url);
             SnapshotIfDue();
             _nodes.Tell(Polling(node, pollAtOnce: true));
+            // Always told: an actor left from a node removed earlier under this id may still mute what it muted then.
+            _nodes.Tell(new MuteAlerts(node.Key, node.Muted));
             replyTo.Tell(new RegistryEntry(node));
         });
     }
@@ -155,6 +162,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             // A new address, or a node just enabled, is fetched at once: the operator wants to see it work.
             var pollAtOnce = after.Url != before.Url || (after.Enabled && !before.Enabled);
             _nodes.Tell(Polling(after, pollAtOnce));
+            if (!after.Muted.SequenceEqual(before.Muted)) _nodes.Tell(new MuteAlerts(after.Key, after.Muted));
             replyTo.Tell(new RegistryEntry(after));
         });
     }
@@ -265,6 +273,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             _nodes.Tell(new StopNode(identified.NodeKey));
             var polling = Polling(_byId[id], pollAtOnce: false);
             _nodes.Tell(polling is StartPolling start ? start with { MovedFrom = identified.Snapshot } : polling);
+            if (_byId[id].MutedAlerts is { Length: > 0 } muted) _nodes.Tell(new MuteAlerts(identified.NodeId, muted));
         });
     }
 

@@ -4,7 +4,7 @@ namespace Isems.Actors.Registry;
 // RegistryRefusal; validation of the values happened before, at the edge, so a command here is either applied whole
 // or refused whole.
 
-public sealed record AddNode(string Id, Uri Url, int? IntervalSeconds, int? TimeoutSeconds, bool Enabled, string? Note);
+public sealed record AddNode(string Id, Uri Url, int? IntervalSeconds, int? TimeoutSeconds, bool Enabled, string? Note, string[]? MutedAlerts = null);
 
 public sealed record ChangeNode(string Id, NodeChanges Changes);
 

@@ -25,7 +25,15 @@ public sealed record RegisteredNode(
     DateTimeOffset AddedAt,
     DateTimeOffset ChangedAt,
     // Stored in the journal as "PollingKey", its name before it was the node's one key.
-    [property: System.Text.Json.Serialization.JsonPropertyName("PollingKey")] string Key);
+    [property: System.Text.Json.Serialization.JsonPropertyName("PollingKey")] string Key,
+    // Absent in journals written before mutes existed: read as none.
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    string[]? MutedAlerts = null)
+{
+    /// <summary>The alert names muted for the node, none as an empty list.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<string> Muted => MutedAlerts ?? [];
+}
 
 /// <summary>Set a field to <paramref name="Value"/>, which may be null ("back to the default", "no note").</summary>
 public sealed record Change<T>(T Value);
@@ -36,7 +44,9 @@ public sealed record NodeChanges(
     Change<int?>? IntervalSeconds = null,
     Change<int?>? TimeoutSeconds = null,
     bool? Enabled = null,
-    Change<string?>? Note = null)
+    Change<string?>? Note = null,
+    // The alert names to mute (replacing those muted before); empty unmutes all.
+    string[]? MutedAlerts = null)
 {
     public RegisteredNode ApplyTo(RegisteredNode node, DateTimeOffset now) => node with
     {
@@ -45,6 +55,7 @@ public sealed record NodeChanges(
         TimeoutSeconds = TimeoutSeconds is null ? node.TimeoutSeconds : TimeoutSeconds.Value,
         Enabled = Enabled ?? node.Enabled,
         Note = Note is null ? node.Note : Note.Value,
+        MutedAlerts = MutedAlerts is null ? node.MutedAlerts : MutedAlerts.Length == 0 ? null : MutedAlerts,
         ChangedByOperator = true,
         ChangedAt = now,
     };

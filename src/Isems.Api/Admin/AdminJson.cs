@@ -26,12 +26,18 @@ public sealed record AdminNodeJson(
     DateTimeOffset AddedAt,
     DateTimeOffset ChangedAt,
     [property: Description("The node's health as its actor holds it (as GET /nodes/{id} shows it)")]
-    NodeStatusJson? Status)
+    NodeStatusJson? Status,
+    [property: Description(AdminNodeJson.MutedDescription)]
+    IReadOnlyList<string> MutedAlerts)
 {
+    public const string MutedDescription = "Alert names muted for this node (NodeDown, NodeSilent, BatteryLow, BatteryOverheating, " +
+        "BatteryCold, ControllerUnreachable, TemperatureSensorMissing, StorageTooSmall): evaluated, but never firing, so never delivered; " +
+        "muting one that fires resolves it";
+
     public static AdminNodeJson From(RegisteredNode node, NodeStatus? status) => new(
         node.Id, node.Url.ToString(), node.IntervalSeconds, node.TimeoutSeconds, node.Enabled, node.Note,
         node.Source == NodeSource.Operator ? "operator" : "configuration", node.ChangedByOperator, node.AddedAt, node.ChangedAt,
-        status is null ? null : NodeStatusJson.From(status));
+        status is null ? null : NodeStatusJson.From(status), node.Muted);
 }
 
 public sealed record AdminNodeList(IReadOnlyList<AdminNodeJson> Nodes);
@@ -51,7 +57,9 @@ public sealed record AddNodeRequest(
     [property: Description("Poll on schedule (default true)")]
     bool? Enabled = null,
     [property: Description("Free text for operators, such as where the node hangs (at most 500 characters)")]
-    string? Note = null);
+    string? Note = null,
+    [property: Description(AdminNodeJson.MutedDescription)]
+    IReadOnlyList<string>? MutedAlerts = null);
 
 /// <summary>The body of <c>PATCH /admin/nodes/{id}</c>: the fields to change; the others stay as they are.</summary>
 public sealed record ChangeNodeRequest(
@@ -65,7 +73,9 @@ public sealed record ChangeNodeRequest(
     int? TimeoutSeconds = null,
     [property: Description("false: stop polling on schedule, keep the data")]
     bool? Enabled = null,
-    string? Note = null);
+    string? Note = null,
+    [property: Description(AdminNodeJson.MutedDescription + "; replaces the list muted before, [] or null mutes none")]
+    IReadOnlyList<string>? MutedAlerts = null);
 
 /// <summary>What a removal did.</summary>
 public sealed record RemovedNodeJson(string Id, bool Purged, int RowsDeleted);

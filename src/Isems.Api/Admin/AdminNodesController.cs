@@ -59,7 +59,7 @@ public sealed class AdminNodesController(
         var (fields, invalid) = await ReadAsync(routeId: null, cancellationToken);
         if (invalid is not null) return invalid;
         var add = new AddNode(fields!.Id!, fields.Url!, fields.IntervalSeconds?.Value, fields.TimeoutSeconds?.Value,
-            fields.Enabled ?? true, fields.Note?.Value);
+            fields.Enabled ?? true, fields.Note?.Value, fields.MutedAlerts);
         return await registry.AskAsync(add, cancellationToken) switch
         {
             RegistryEntry entry => Created($"/admin/nodes/{Uri.EscapeDataString(entry.Node.Id)}", AdminNodeJson.From(entry.Node, null)),

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Isems.Actors.Alerts;
 using Isems.Actors.Polling;
 using Isems.Actors.Registry;
 using Isems.LineFormat;
@@ -12,9 +13,10 @@ public sealed record NodeFields(
     Change<int?>? IntervalSeconds,
     Change<int?>? TimeoutSeconds,
     bool? Enabled,
-    Change<string?>? Note)
+    Change<string?>? Note,
+    string[]? MutedAlerts = null)
 {
-    public NodeChanges ToChanges() => new(Url, IntervalSeconds, TimeoutSeconds, Enabled, Note);
+    public NodeChanges ToChanges() => new(Url, IntervalSeconds, TimeoutSeconds, Enabled, Note, MutedAlerts);
 }
 
 /// <summary>
@@ -27,7 +29,7 @@ public static class NodeRequestReader
     public const int MinTimeoutSeconds = 1, MaxTimeoutSeconds = 300;
     public const int MaxNoteLength = 500;
 
-    private static readonly string[] Known = ["id", "url", "intervalSeconds", "timeoutSeconds", "enabled", "note"];
+    private static readonly string[] Known = ["id", "url", "intervalSeconds", "timeoutSeconds", "enabled", "note", "mutedAlerts"];
 
     /// <summary>
     /// The checked fields, or the errors by field. <paramref name="routeId"/> is the node being changed (null for an add,
@@ -96,7 +98,25 @@ public static class NodeRequestReader
             else note = new Change<string?>(given);
         }
 
-        return errors.Count > 0 ? (null, errors) : (new NodeFields(id, url, interval, timeout, enabled, note), errors);
+        string[]? muted = null;
+        if (seen.TryGetValue("mutedAlerts", out var mutedValue))
+        {
+            var names = AlertRule.All.Select(r => r.Name).ToArray();
+            var valid = $"the alert names are: {string.Join(", ", names)}";
+            if (mutedValue.ValueKind == JsonValueKind.Null) muted = [];
+            else if (mutedValue.ValueKind != JsonValueKind.Array || mutedValue.EnumerateArray().Any(v => Text(v) is null))
+                Fail("mutedAlerts", $"'mutedAlerts' must be a list of alert names, for example [\"BatteryLow\"], or [] to mute none; {valid}.");
+            else
+            {
+                var given = mutedValue.EnumerateArray().Select(v => Text(v)!).ToList();
+                var unknown = given.Where(n => !names.Contains(n, StringComparer.Ordinal)).Distinct().ToList();
+                if (unknown.Count > 0)
+                    Fail("mutedAlerts", $"'mutedAlerts' names no alert called {string.Join(", ", unknown.Select(n => $"'{n}'"))}; {valid}.");
+                else muted = names.Where(given.Contains).ToArray(); // once each, in the rules' order
+            }
+        }
+
+        return errors.Count > 0 ? (null, errors) : (new NodeFields(id, url, interval, timeout, enabled, note, muted), errors);
     }
 
     /// <summary>

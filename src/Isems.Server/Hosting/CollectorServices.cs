@@ -90,7 +90,7 @@ public static class CollectorServices
                 .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage,
                     startup: sp.GetRequiredService<CollectorStartup>());
             if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
-            if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt);
+            if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt).WithMqttAlerts(metrics);
         });
         // After the actor system's start: the host serves (and update-data polls) once the nodes have started.
         services.AddHostedService<StartupGate>();
