@@ -1,19 +1,9 @@
-using System.Data.Common;
 using System.Runtime.CompilerServices;
+using System.Text;
 using LinqToDB;
 using LinqToDB.Data;
 
 namespace Isems.Storage;
-
-/// <summary>One bucket of a node's history: its start (Unix seconds) and the aggregate of its rows.</summary>
-public sealed record HistoryPoint(long Start, Aggregate Aggregate);
-
-/// <summary>
-/// A node's history in buckets, oldest first. <paramref name="RawDeletedBefore"/> is set when part of the range lay
-/// where retention had deleted the raw rows: before that instant (Unix seconds) the points come from the hourly
-/// rollups, whole hours at their starts.
-/// </summary>
-public sealed record AggregatedHistory(IReadOnlyList<HistoryPoint> Points, long? RawDeletedBefore);
 
 public sealed partial class MeasurementStore
 {
@@ -68,102 +58,168 @@ public sealed partial class MeasurementStore
     private static async Task<long?> RawKeptFromAsync(DataConnection db, string nodeId, CancellationToken ct)
     {
         var through = await db.ExecuteAsync<long?>(HorizonSql, ct, new DataParameter("node", nodeId, DataType.NVarChar)).ConfigureAwait(false);
-        return through is { } t ? Rollups.AlignUp(t + 1, Rollups.Hour) : null;
+        return RawKeptFrom(through);
     }
+
+    private static long? RawKeptFrom(long? deletedThrough) => deletedThrough is { } t ? Rollups.AlignUp(t + 1, Rollups.Hour) : null;
 
     /// <summary>
     /// The node's rows with <paramref name="from"/> ≤ timestamp &lt; <paramref name="to"/> in buckets of
     /// <paramref name="bucketSeconds"/> aligned to the Unix epoch, empty buckets left out, oldest first. Whole periods
     /// of a rollup that the bucket is a multiple of are read from the rollups; the rest (the range's ragged ends, or
     /// every row when the bucket is no multiple of an hour) from the raw rows. Where retention has deleted raw rows the
-    /// hourly rollups stand in for them, and the answer says so.
+    /// hourly rollups stand in for them, and the answer says so. On SQLite the rows are read through SQLite's C API
+    /// (<see cref="SqliteStatement"/>), straight into the buckets' arrays.
     /// </summary>
     public async Task<AggregatedHistory> AggregateAsync(string nodeId, long from, long to, long bucketSeconds, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(nodeId);
         ArgumentOutOfRangeException.ThrowIfLessThan(bucketSeconds, 1);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var capacity = (int)Math.Clamp((to - from) / bucketSeconds + 2, 1, 16_384);
+        if (Target.Kind == DatabaseKind.Sqlite)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var connection = SqliteSession.Open(Target.ConnectionString);
+            long? through;
+            using (var horizon = new SqliteStatement(connection, HorizonSql))
+            {
+                horizon.Bind(1, nodeId);
+                through = horizon.Step() ? horizon.Int64(0) : null;
+            }
+            var (segments, deletedBefore) = Segments(from, to, bucketSeconds, RawKeptFrom(through));
+            var buckets = new HistoryBuckets(capacity);
+            SqliteStatement? rollups = null, raw = null;
+            try
+            {
+                foreach (var (period, a, b) in segments)
+                {
+                    var statement = period > 0 ? rollups ??= new SqliteStatement(connection, RollupSql) : raw ??= new SqliteStatement(connection, RawAggregateSql);
+                    statement.Bind(1, nodeId);
+                    var p = 2;
+                    if (period > 0) statement.Bind(p++, period);
+                    statement.Bind(p++, a);
+                    statement.Bind(p, b);
+                    if (period > 0) MergeRollups(statement, buckets, bucketSeconds);
+                    else MergeRaw(statement, buckets, bucketSeconds);
+                    statement.Reset();
+                }
+            }
+            finally
+            {
+                rollups?.Dispose();
+                raw?.Dispose();
+            }
+            return new AggregatedHistory(buckets, deletedBefore);
+        }
+
         return await RunAsync(async db =>
         {
-            var rawFrom = await RawKeptFromAsync(db, nodeId, ct).ConfigureAwait(false) ?? long.MinValue;
-            var period = bucketSeconds % Rollups.Day == 0 ? Rollups.Day : bucketSeconds % Rollups.Hour == 0 ? Rollups.Hour : 0;
-            var raw = new List<(long From, long To)>();
-            var rolled = new List<(int Period, long From, long To)>();
-            if (period > 0 && Rollups.AlignUp(from, period) is var middleFrom && Rollups.AlignDown(to, period) is var middleTo && middleFrom < middleTo)
+            var rawFrom = await RawKeptFromAsync(db, nodeId, ct).ConfigureAwait(false);
+            var (segments, deletedBefore) = Segments(from, to, bucketSeconds, rawFrom);
+            var buckets = new HistoryBuckets(capacity);
+            var connection = db.OpenDbConnection();
+            foreach (var (period, a, b) in segments)
             {
-                raw.Add((from, middleFrom));
-                rolled.Add((period, middleFrom, middleTo));
-                raw.Add((middleTo, to));
+                await using var command = connection.CreateCommand();
+                command.CommandText = period > 0 ? RollupSql : RawAggregateSql;
+                AddParameter(command, "node", nodeId);
+                if (period > 0) AddParameter(command, "period", period);
+                AddParameter(command, "from", a);
+                AddParameter(command, "to", b);
+                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    if (period > 0)
+                    {
+                        var slot = buckets.Slot(Rollups.AlignDown(reader.GetInt64(0), bucketSeconds), out var first);
+                        var count = reader.GetInt64(1);
+                        if (count == 0) continue;
+                        for (var k = 0; k < Rollups.KeyCount; k++)
+                            buckets.Put(slot, k, reader.GetDouble(3 + 3 * k), reader.GetDouble(4 + 3 * k), reader.GetDouble(5 + 3 * k), first);
+                        buckets.Counted(slot, count, reader.GetInt32(2));
+                    }
+                    else
+                    {
+                        var slot = buckets.Slot(Rollups.AlignDown(reader.GetInt64(0), bucketSeconds), out var first);
+                        for (var k = 0; k < Rollups.KeyCount; k++)
+                        {
+                            var value = reader.GetDouble(2 + k);
+                            buckets.Put(slot, k, value, value, value, first);
+                        }
+                        buckets.Counted(slot, 1, reader.IsDBNull(1) ? 0 : reader.GetInt32(1));
+                    }
+                }
             }
-            else raw.Add((from, to));
+            return new AggregatedHistory(buckets, deletedBefore);
+        }, ct).ConfigureAwait(false);
+    }
 
-            long? deletedBefore = null;
-            for (var i = 0; i < raw.Count; i++)
+    /// <summary>Rollup rows (start, count, status, then sum, min, max of each key) into their buckets.</summary>
+    private static void MergeRollups(SqliteStatement rows, HistoryBuckets buckets, long bucketSeconds)
+    {
+        while (rows.Step())
+        {
+            var slot = buckets.Slot(Rollups.AlignDown(rows.Int64(0), bucketSeconds), out var first);
+            var count = rows.Int64(1);
+            if (count == 0) continue;
+            for (var k = 0; k < Rollups.KeyCount; k++)
+                buckets.Put(slot, k, rows.Double(3 + 3 * k), rows.Double(4 + 3 * k), rows.Double(5 + 3 * k), first);
+            buckets.Counted(slot, count, rows.Int32(2));
+        }
+    }
+
+    /// <summary>Raw rows (timestamp, status, then each key) into their buckets; a NULL status counts as no bits.</summary>
+    private static void MergeRaw(SqliteStatement rows, HistoryBuckets buckets, long bucketSeconds)
+    {
+        while (rows.Step())
+        {
+            var slot = buckets.Slot(Rollups.AlignDown(rows.Int64(0), bucketSeconds), out var first);
+            for (var k = 0; k < Rollups.KeyCount; k++)
             {
-                var (a, b) = raw[i];
-                if (a >= b || a >= rawFrom) continue;
+                var value = rows.Double(2 + k);
+                buckets.Put(slot, k, value, value, value, first);
+            }
+            buckets.Counted(slot, 1, rows.Int32(1));
+        }
+    }
+
+    /// <summary>
+    /// What to read for a range: whole periods of the rollup that the bucket is a multiple of (period > 0), raw rows
+    /// for the rest (period 0), and the hourly rollups where retention deleted raw rows before
+    /// <paramref name="rawFrom"/>; in time order, so that rows arrive oldest first.
+    /// </summary>
+    private static (List<(int Period, long From, long To)> Segments, long? DeletedBefore) Segments(long from, long to, long bucketSeconds, long? rawKeptFrom)
+    {
+        var rawFrom = rawKeptFrom ?? long.MinValue;
+        var period = bucketSeconds % Rollups.Day == 0 ? Rollups.Day : bucketSeconds % Rollups.Hour == 0 ? Rollups.Hour : 0;
+        var raw = new List<(long From, long To)>(2);
+        var segments = new List<(int Period, long From, long To)>(4);
+        if (period > 0 && Rollups.AlignUp(from, period) is var middleFrom && Rollups.AlignDown(to, period) is var middleTo && middleFrom < middleTo)
+        {
+            raw.Add((from, middleFrom));
+            segments.Add((period, middleFrom, middleTo));
+            raw.Add((middleTo, to));
+        }
+        else raw.Add((from, to));
+
+        long? deletedBefore = null;
+        foreach (var (a, b) in raw)
+        {
+            if (a >= b) continue;
+            if (a < rawFrom)
+            {
                 // Raw rows may be gone here: whole hours from the rollups instead (an hour reaching past the range's
                 // end or start is taken whole; it overlaps nothing else that is read).
-                rolled.Add((Rollups.Hour, Rollups.AlignDown(a, Rollups.Hour), Math.Min(b, rawFrom)));
+                segments.Add((Rollups.Hour, Rollups.AlignDown(a, Rollups.Hour), Math.Min(b, rawFrom)));
                 deletedBefore = rawFrom;
-                raw[i] = (Math.Max(a, rawFrom), b);
             }
-
-            var buckets = new Dictionary<long, Aggregate>();
-            Aggregate At(long t)
-            {
-                var start = Rollups.AlignDown(t, bucketSeconds);
-                if (!buckets.TryGetValue(start, out var aggregate)) buckets[start] = aggregate = new Aggregate();
-                return aggregate;
-            }
-
-            var connection = db.OpenDbConnection();
-            var keys = Rollups.KeyCount;
-            foreach (var (p, a, b) in rolled)
-            {
-                if (a >= b) continue;
-                await using var command = connection.CreateCommand();
-                command.CommandText = RollupSql;
-                AddParameter(command, "node", nodeId);
-                AddParameter(command, "period", p);
-                AddParameter(command, "from", a);
-                AddParameter(command, "to", b);
-                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                var sum = new double[keys];
-                var min = new double[keys];
-                var max = new double[keys];
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    for (var k = 0; k < keys; k++)
-                    {
-                        sum[k] = reader.GetDouble(3 + 3 * k);
-                        min[k] = reader.GetDouble(4 + 3 * k);
-                        max[k] = reader.GetDouble(5 + 3 * k);
-                    }
-                    At(reader.GetInt64(0)).Merge(reader.GetInt64(1), reader.GetInt32(2), sum, min, max);
-                }
-            }
-            foreach (var (a, b) in raw)
-            {
-                if (a >= b) continue;
-                await using var command = connection.CreateCommand();
-                command.CommandText = RawAggregateSql;
-                AddParameter(command, "node", nodeId);
-                AddParameter(command, "from", a);
-                AddParameter(command, "to", b);
-                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                var values = new double[keys];
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    for (var k = 0; k < keys; k++) values[k] = reader.GetDouble(2 + k);
-                    At(reader.GetInt64(0)).Merge(1, reader.IsDBNull(1) ? 0 : reader.GetInt32(1), values, values, values);
-                }
-            }
-
-            var points = buckets.Select(kv => new HistoryPoint(kv.Key, kv.Value)).ToList();
-            points.Sort((x, y) => x.Start.CompareTo(y.Start));
-            return new AggregatedHistory(points, deletedBefore);
-        }, ct).ConfigureAwait(false);
+            var kept = Math.Max(a, rawFrom);
+            if (kept < b) segments.Add((0, kept, b));
+        }
+        segments.RemoveAll(s => s.From >= s.To);
+        segments.Sort((x, y) => x.From != y.From ? x.From.CompareTo(y.From) : x.To.CompareTo(y.To));
+        return (segments, deletedBefore);
     }
 
     /// <summary>
@@ -173,53 +229,70 @@ public sealed partial class MeasurementStore
     /// </summary>
     public async IAsyncEnumerable<StoredMeasurement> ExportAsync(string? nodeId, long from, long to, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        await using var db = new DataConnection(_options);
-        var node = nodeId ?? await db.ExecuteAsync<string?>(Schema.NodeAtOrAfterSql, ct, new DataParameter("from", "", DataType.NVarChar)).ConfigureAwait(false);
-        var connection = db.OpenDbConnection();
-        while (node is not null)
-        {
-            await using (var command = connection.CreateCommand())
-            {
-                command.CommandText = ExportNodeSql;
-                AddParameter(command, "node", node);
-                AddParameter(command, "from", from);
-                AddParameter(command, "to", to);
-                await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await reader.ReadAsync(ct).ConfigureAwait(false)) yield return Schema.ReadStored(reader);
-            }
-            if (nodeId is not null) yield break;
-            node = await db.ExecuteAsync<string?>(Schema.NodeAfterSql, ct, new DataParameter("after", node, DataType.NVarChar)).ConfigureAwait(false);
-        }
+        await foreach (var row in ExportRowsAsync(nodeId, from, to, ct).ConfigureAwait(false))
+            yield return row.ToStored();
     }
 
     /// <summary>
-    /// The same rows as <see cref="ExportAsync(string?, long, long, CancellationToken)"/>, handed to <paramref name="row"/>
-    /// as the reader positioned on each (columns as <see cref="Schema.SelectColumns"/>) with the node id it was asked
-    /// for: no object per row, for exports of millions of rows.
+    /// The same rows as <see cref="ExportAsync(string?, long, long, CancellationToken)"/>, each as the one
+    /// <see cref="ExportRow"/> positioned on it (valid until the next): no object per row, for exports of millions of
+    /// rows. On SQLite the rows are stepped through SQLite's C API and their text read as the database's UTF-8.
     /// </summary>
-    public async Task ExportRowsAsync(string? nodeId, long from, long to, Func<string, DbDataReader, ValueTask> row, CancellationToken ct = default)
+    public async IAsyncEnumerable<ExportRow> ExportRowsAsync(string? nodeId, long from, long to, [EnumeratorCancellation] CancellationToken ct = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        await using var db = new DataConnection(_options);
-        var node = nodeId ?? await db.ExecuteAsync<string?>(Schema.NodeAtOrAfterSql, ct, new DataParameter("from", "", DataType.NVarChar)).ConfigureAwait(false);
-        var connection = db.OpenDbConnection();
-        var sqlite = Target.Kind == DatabaseKind.Sqlite;
-        while (node is not null)
+        if (Target.Kind == DatabaseKind.Sqlite)
         {
-            await using (var command = connection.CreateCommand())
+            ct.ThrowIfCancellationRequested();
+            using var connection = SqliteSession.Open(Target.ConnectionString);
+            using var rows = new SqliteStatement(connection, ExportNodeSql);
+            using var after = nodeId is null ? new SqliteStatement(connection, Schema.NodeAfterSql) : null;
+            var row = new SqliteExportRow(rows);
+            var node = nodeId;
+            if (node is null)
+            {
+                using var firstNode = new SqliteStatement(connection, Schema.NodeAtOrAfterSql);
+                firstNode.Bind(1, "");
+                node = firstNode.Step() ? Encoding.UTF8.GetString(firstNode.Text(0)) : null;
+            }
+            while (node is not null)
+            {
+                row.NodeId = node;
+                rows.Bind(1, node);
+                rows.Bind(2, from);
+                rows.Bind(3, to);
+                var n = 0;
+                while (rows.Step())
+                {
+                    if ((++n & 4095) == 0) ct.ThrowIfCancellationRequested();
+                    yield return row;
+                }
+                rows.Reset();
+                if (after is null) yield break;
+                after.Bind(1, node);
+                node = after.Step() ? Encoding.UTF8.GetString(after.Text(0)) : null;
+                after.Reset();
+            }
+            yield break;
+        }
+
+        await using var db = new DataConnection(_options);
+        var current = nodeId ?? await db.ExecuteAsync<string?>(Schema.NodeAtOrAfterSql, ct, new DataParameter("from", "", DataType.NVarChar)).ConfigureAwait(false);
+        var dbConnection = db.OpenDbConnection();
+        while (current is not null)
+        {
+            await using (var command = dbConnection.CreateCommand())
             {
                 command.CommandText = ExportNodeSql;
-                AddParameter(command, "node", node);
+                AddParameter(command, "node", current);
                 AddParameter(command, "from", from);
                 AddParameter(command, "to", to);
                 await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                // SQLite's reader reads synchronously anyway; its ReadAsync only adds a task per row.
-                while (sqlite ? reader.Read() : await reader.ReadAsync(ct).ConfigureAwait(false))
-                    await row(node, reader).ConfigureAwait(false);
+                var row = new ReaderExportRow(reader) { NodeId = current };
+                while (await reader.ReadAsync(ct).ConfigureAwait(false)) yield return row;
             }
-            if (nodeId is not null) return;
-            node = await db.ExecuteAsync<string?>(Schema.NodeAfterSql, ct, new DataParameter("after", node, DataType.NVarChar)).ConfigureAwait(false);
+            if (nodeId is not null) yield break;
+            current = await db.ExecuteAsync<string?>(Schema.NodeAfterSql, ct, new DataParameter("after", current, DataType.NVarChar)).ConfigureAwait(false);
         }
     }
 

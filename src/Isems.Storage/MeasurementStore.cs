@@ -50,6 +50,12 @@ public sealed partial class MeasurementStore : IDisposable
 
     /// <param name="maintainRollups">false only to measure what the rollups cost the write path (benchmarks).</param>
     public MeasurementStore(DatabaseTarget target, bool maintainRollups = true)
+        : this(target, maintainRollups, PostgresWriteOptions.Default)
+    {
+    }
+
+    /// <param name="postgres">How PostgreSQL writes are sent (benchmarks measure the paths against each other).</param>
+    internal MeasurementStore(DatabaseTarget target, bool maintainRollups, PostgresWriteOptions postgres)
     {
         ArgumentNullException.ThrowIfNull(target);
         Target = target;
@@ -74,7 +80,7 @@ public sealed partial class MeasurementStore : IDisposable
         else
         {
             _options = new DataOptions().UsePostgreSQL(target.ConnectionString, PostgreSQLVersion.v95);
-            _postgres = new PostgresWriter(target.ConnectionString, maintainRollups);
+            _postgres = new PostgresWriter(target.ConnectionString, maintainRollups, postgres);
         }
     }
 
@@ -406,6 +412,7 @@ public sealed partial class MeasurementStore : IDisposable
         try
         {
             _sqlite?.Dispose();
+            _postgres?.Dispose();
         }
         finally
         {

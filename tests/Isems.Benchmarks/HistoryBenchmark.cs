@@ -41,7 +41,7 @@ internal static class HistoryBenchmark
             var work = Report.Best(10, () =>
             {
                 var history = store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult();
-                points = history.Points.Count;
+                points = history.Buckets.Count;
                 HistoryJsonWriter.Points(YearNode, range, name, history, null);
             });
             var request = 0;
@@ -55,6 +55,9 @@ internal static class HistoryBenchmark
             var aggregated = store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult();
             var read = Report.Best(10, () => store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult());
             var json = Report.Best(10, () => HistoryJsonWriter.Points(YearNode, range, name, aggregated, null));
+            var rollupSteps = Report.Best(10, () => StepOnly(host.DatabaseUrl,
+                $"SELECT start, {Rollups.AggregateColumns} FROM {Rollups.Table} WHERE node_id = '{YearNode}' AND period = {(bucket == 3_600 ? 3_600 : 86_400)} AND start >= {yearStart} AND start < {yearEnd} ORDER BY start", columns: 0));
+            Report.Row($"  of which: SQLite stepping through the rollups alone", rollupSteps.TotalMilliseconds, "ms");
             Report.Row($"  of which: the rollups read and merged", read.TotalMilliseconds, "ms", $"the JSON ({HistoryJsonWriter.Points(YearNode, range, name, aggregated, null).Length / 1024:N0} KiB): {json.TotalMilliseconds:N1} ms");
             Report.Summary($"a year of one node at {name} buckets ({points:N0} points), of {(long)nodes * rowsPerNode + yearRows:N0} rows",
                 $"{work.TotalMilliseconds:N1} ms (HTTP uncached {http.TotalMilliseconds:N1} ms)",
@@ -75,29 +78,113 @@ internal static class HistoryBenchmark
         await ExportAsync(host, yearStart, yearEnd, yearRows);
         await CompressionAsync(host, client, seconds, nodes + 1);
 
-        if (writePath)
+        if (writePath) await WritePathAsync(1000, 3657, postgres: false, rounds: 2);
+    }
+
+    /// <summary>
+    /// The first poll cycle with and without rollups, alternated <paramref name="rounds"/> times each so that the
+    /// machine's other load falls on both alike; on SQLite or PostgreSQL.
+    /// </summary>
+    public static async Task WritePathAsync(int nodes, int lines, bool postgres, int rounds)
+    {
+        var with = new List<double>();
+        var without = new List<double>();
+        var withCpu = new List<double>();
+        var withoutCpu = new List<double>();
+        for (var round = 0; round < rounds; round++)
         {
-            // Alternated, twice each, so that the machine's other load falls on both alike.
-            var with = new List<double>();
-            var without = new List<double>();
-            var withCpu = new List<double>();
-            var withoutCpu = new List<double>();
-            for (var round = 0; round < 2; round++)
+            var (wall, cpu) = await PollCycleBenchmark.RunAsync(nodes, lines, null, postgres, rollups: false, firstCycleOnly: true);
+            without.Add(wall.TotalSeconds);
+            withoutCpu.Add(cpu.TotalSeconds);
+            (wall, cpu) = await PollCycleBenchmark.RunAsync(nodes, lines, null, postgres, rollups: true, firstCycleOnly: true);
+            with.Add(wall.TotalSeconds);
+            withCpu.Add(cpu.TotalSeconds);
+        }
+        var database = postgres ? "PostgreSQL" : "SQLite";
+        var cost = with.Min() / without.Min() - 1;
+        var cpuCost = withCpu.Min() / withoutCpu.Min() - 1;
+        static string Runs(List<double> seconds) => string.Join(", ", seconds.Select(s => s.ToString("N1", CultureInfo.InvariantCulture)));
+        Report.Row($"  CPU of the first cycle, with rollups (best of {rounds})", withCpu.Min() * 1000, "ms", $"without: {withoutCpu.Min() * 1000:N0} ms ({cpuCost:+0%;-0%}); the collector's and simulator's, not PostgreSQL's");
+        Report.Row($"first poll cycle, {nodes:N0} × {lines:N0} lines, {database}, with rollups (best of {rounds})", with.Min() * 1000, "ms", $"runs {Runs(with)} s");
+        Report.Row($"baseline: the same without rollups (best of {rounds})", without.Min() * 1000, "ms", $"runs {Runs(without)} s");
+        Report.Summary($"first poll cycle, {nodes:N0} × {lines:N0} lines, {database}, with rollups", $"{with.Min():N1} s ({cost:+0%;-0%}), CPU {withCpu.Min():N1} s ({cpuCost:+0%;-0%})",
+            $"without rollups: {without.Min():N1} s, CPU {withoutCpu.Min():N1} s", "≤ +15%", cost <= 0.15);
+    }
+
+    /// <summary>
+    /// Migration step 5 on an existing database: <paramref name="rows"/> rows of 1,000 nodes stored as a database of
+    /// the version before the rollups holds them, then the store's migration builds their hourly and daily rollups.
+    /// Beside it: the same rows' write (no rollups kept), and one plain scan of them.
+    /// </summary>
+    public static async Task MigrationAsync(int rows)
+    {
+        const int nodes = 1000;
+        Report.Header($"migration step 5: building the rollups of {rows:N0} stored rows ({nodes:N0} nodes), SQLite");
+        var folder = Directory.CreateTempSubdirectory("isems-bench-migrate-");
+        try
+        {
+            var url = $"sqlite:///{Path.Combine(folder.FullName, "migrate.db")}";
+            var target = DatabaseTarget.Parse(url, folder.FullName);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var perNode = rows / nodes;
+            TimeSpan write;
+            using (var store = new MeasurementStore(target, maintainRollups: false))
             {
-                var (wall, cpu) = await PollCycleBenchmark.RunAsync(1000, 3657, null, rollups: false, firstCycleOnly: true);
-                without.Add(wall.TotalSeconds);
-                withoutCpu.Add(cpu.TotalSeconds);
-                (wall, cpu) = await PollCycleBenchmark.RunAsync(1000, 3657, null, rollups: true, firstCycleOnly: true);
-                with.Add(wall.TotalSeconds);
-                withCpu.Add(cpu.TotalSeconds);
+                store.Migrate();
+                var templates = Enumerable.Range(0, nodes).Select(n => Row($"node-{n:0000}", 0)).ToArray();
+                var watch = Stopwatch.StartNew();
+                const int block = 100;
+                for (var first = 0; first < perNode; first += block)
+                {
+                    var groups = new List<IReadOnlyList<Measurement>>(nodes);
+                    foreach (var template in templates)
+                    {
+                        var list = new List<Measurement>(block);
+                        for (var i = first; i < Math.Min(perNode, first + block); i++) list.Add(Vary(template, now - i * Minute));
+                        groups.Add(list);
+                    }
+                    await store.WriteAsync(groups);
+                }
+                write = watch.Elapsed;
             }
-            var cost = with.Min() / without.Min() - 1;
-            var cpuCost = withCpu.Min() / withoutCpu.Min() - 1;
-            Report.Row("  CPU of the first cycle, with rollups (best of 2)", withCpu.Min() * 1000, "ms", $"without: {withoutCpu.Min() * 1000:N0} ms ({cpuCost:+0%;-0%})");
-            Report.Row("first poll cycle, 1,000 × 3,657 lines, with rollups (best of 2)", with.Min() * 1000, "ms", $"runs {string.Join(", ", with.Select(s => s.ToString("N1", CultureInfo.InvariantCulture)))} s");
-            Report.Row("baseline: the same without rollups (best of 2)", without.Min() * 1000, "ms", $"runs {string.Join(", ", without.Select(s => s.ToString("N1", CultureInfo.InvariantCulture)))} s");
-            Report.Summary("first poll cycle, 1,000 × 3,657 lines, SQLite, with rollups", $"{with.Min():N1} s ({cost:+0%;-0%}), CPU {withCpu.Min():N1} s ({cpuCost:+0%;-0%})",
-                $"without rollups: {without.Min():N1} s, CPU {withoutCpu.Min():N1} s", "≤ +15%", cost <= 0.15);
+            SqliteConnection.ClearAllPools();
+            using (var connection = new SqliteConnection(target.ConnectionString))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                // As a database of the version before the rollups: no step 5, nor the steps after it (the writer
+                // needs the rollup table to exist, even when it keeps none, so it goes after the rows are written).
+                command.CommandText = "DROP TABLE measurement_rollups; DROP TABLE raw_horizons; DROP TABLE alerts; DELETE FROM schema_version WHERE version >= 5";
+                command.ExecuteNonQuery();
+            }
+            SqliteConnection.ClearAllPools();
+            var scan = Stopwatch.StartNew();
+            using (var connection = new SqliteConnection(target.ConnectionString))
+            {
+                connection.Open();
+                using var command = connection.CreateCommand();
+                command.CommandText = "SELECT COUNT(*), SUM(battery_voltage), MAX(status) FROM measurements";
+                command.ExecuteScalar();
+            }
+            scan.Stop();
+            var migrate = Stopwatch.StartNew();
+            using (var store = new MeasurementStore(target)) store.Migrate();
+            migrate.Stop();
+            using (var store = new MeasurementStore(target))
+                if (await store.RollupCountAsync("node-0000", Rollups.Hour) == 0) Console.WriteLine("  warning: no rollups built");
+            var size = new FileInfo(Path.Combine(folder.FullName, "migrate.db")).Length;
+            Report.Row($"migration step 5 on {(long)nodes * perNode:N0} rows ({size / 1048576.0:N0} MiB file)", migrate.Elapsed.TotalMilliseconds, "ms",
+                $"{(long)nodes * perNode / migrate.Elapsed.TotalSeconds:N0} rows/s");
+            Report.Row("baseline: writing those rows through the store, no rollups", write.TotalMilliseconds, "ms",
+                $"{(long)nodes * perNode / write.TotalSeconds:N0} rows/s");
+            Report.Row("baseline: one plain scan of them (COUNT, SUM, MAX)", scan.Elapsed.TotalMilliseconds, "ms");
+            Report.Summary($"migration step 5 (rollups built) on {(long)nodes * perNode:N0} stored rows, SQLite", $"{migrate.Elapsed.TotalSeconds:N1} s",
+                $"writing them: {write.TotalSeconds:N1} s; one scan: {scan.Elapsed.TotalSeconds:N1} s", "", null);
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            folder.Delete(recursive: true);
         }
     }
 
@@ -145,6 +232,22 @@ internal static class HistoryBenchmark
         using var store = new MeasurementStore(DatabaseTarget.Parse(host.DatabaseUrl, Path.GetTempPath()));
         await foreach (var _ in store.ExportAsync(YearNode, yearStart, yearEnd)) count++;
         Report.Row("baseline: the store reading the same rows, nothing written", count / read.Elapsed.TotalSeconds, "rows/s");
+        // Where the time goes, each step alone: SQLite stepping through the rows (the floor), the rows read column by
+        // column, and written as CSV into nothing (no HTTP).
+        var steps = Report.Best(3, () => StepOnly(host.DatabaseUrl, ExportSql(yearStart, yearEnd), columns: 0));
+        var columns = Report.Best(3, () => StepOnly(host.DatabaseUrl, ExportSql(yearStart, yearEnd), columns: 20));
+        var csv = await BestAsync(3, async () =>
+        {
+            var writer = new Isems.Api.Export.ExportWriter(Stream.Null, lines: false);
+            await foreach (var row in store.ExportRowsAsync(YearNode, yearStart, yearEnd))
+            {
+                writer.Row(row);
+                if (writer.Full) await writer.FlushAsync(default);
+            }
+            await writer.FlushAsync(default);
+        });
+        Report.Row("  of which: SQLite stepping through the rows alone", yearRows / steps.TotalSeconds, "rows/s",
+            $"with every column read: {yearRows / columns.TotalSeconds:N0} rows/s; read and written as CSV, no HTTP: {yearRows / csv.TotalSeconds:N0} rows/s");
         Report.Summary($"CSV export of a year ({rows:N0} rows) over HTTP", $"{rate:N0} rows/s, peak RSS growth {(peak - rssBefore) / 1048576.0:N0} MiB",
             $"the store reading them alone: {count / read.Elapsed.TotalSeconds:N0} rows/s; export {bytes / 1048576.0:N0} MiB", "≥ 500,000 rows/s", rate >= 500_000);
         if (yearRows != count) Console.WriteLine($"  warning: {count} rows read, {yearRows} written");
@@ -179,6 +282,33 @@ internal static class HistoryBenchmark
         var (notModified, nmP99) = await ApiBenchmark.LoadAsync(url, seconds, $"If-None-Match: {tag}");
         Report.Row("the same with If-None-Match: its ETag (304, no body)", notModified, "req/s", $"p99 {nmP99:N1} ms");
         Report.Summary($"`{path}`, {nodes:N0} nodes, `If-None-Match` (304)", $"{notModified:N0} req/s", $"uncompressed 200: {plain:N0} req/s");
+    }
+
+    private static string ExportSql(long from, long to) =>
+        $"SELECT {Schema.SelectColumns} FROM {Schema.Table} WHERE node_id = '{YearNode}' AND timestamp >= {from} AND timestamp < {to} ORDER BY timestamp";
+
+    /// <summary>Steps through a query's rows with SQLite's C API, reading the first <paramref name="columns"/> columns of each.</summary>
+    private static void StepOnly(string databaseUrl, string sql, int columns)
+    {
+        using var connection = new SqliteConnection(DatabaseTarget.Parse(databaseUrl, Path.GetTempPath()).ConnectionString);
+        connection.Open();
+        using var statement = new SqliteStatement(connection, sql);
+        double sum = 0;
+        while (statement.Step())
+            for (var c = 0; c < columns; c++) sum += c is 1 or 2 or 4 ? statement.Text(c).Length : statement.Double(c);
+        GC.KeepAlive(sum);
+    }
+
+    private static async Task<TimeSpan> BestAsync(int times, Func<Task> work)
+    {
+        var best = TimeSpan.MaxValue;
+        for (var i = 0; i < times; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            await work();
+            if (watch.Elapsed < best) best = watch.Elapsed;
+        }
+        return best;
     }
 
     /// <summary>The year's aggregate as one plain GROUP BY over the raw rows, read to the end: what rollups spare.</summary>

@@ -1,6 +1,8 @@
 using Isems.Benchmarks;
 
 // dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [poll-traced] [mqtt] [api] [start] [history]
+//   rollup-cost / rollup-cost-pg: [--nodes 1000] [--lines 3657] [--rounds 2]; migrate: [--migrate-rows 10000000]
+//   poll-pg: [--no-old-path] (the first cycle on SQLite, the earlier PostgreSQL path, COPY over one and over two connections)
 //   history: [--history-nodes 1000] [--rows-per-node 10000] [--year-rows 525600] [--no-write-path] (not part of a run of everything)
 //   [--messages 100000] [--nodes 1000] [--lines 3657] [--rows-per-node 10000] [--seconds 10] [--idle-nodes 10000] [--idle-rows-per-node 1000]
 // Prints figures beside a baseline measured in the same run on the same machine, then one summary table with the
@@ -16,7 +18,7 @@ if (all || which.Contains("parse")) ParseBenchmark.Run();
 double? bareInsertRate = all || which.Contains("store") ? await StoreBenchmark.RunAsync() : null;
 if (all || which.Contains("store") || which.Contains("store-pg")) await PostgresStoreBenchmark.RunAsync();
 if (which.Contains("poll-pg"))
-    await PollCycleBenchmark.RunAsync(nodes, lines, bareInsertRate: null, postgres: true);
+    await PollCycleBenchmark.RunPostgresAsync(nodes, lines, withOldPath: !args.Contains("--no-old-path"));
 if (all || which.Contains("poll"))
 {
     if (args.Contains("--nodes") || args.Contains("--lines"))
@@ -35,6 +37,13 @@ if (all || which.Contains("api")) await ApiBenchmark.RunAsync(ArgValue(args, "--
 if (which.Contains("history"))
     await HistoryBenchmark.RunAsync(ArgValue(args, "--history-nodes", 1000), ArgValue(args, "--rows-per-node", 10_000),
         ArgValue(args, "--year-rows", 525_600), ArgValue(args, "--seconds", 10), writePath: !args.Contains("--no-write-path"));
+// Issue 11's write-path cost of the rollups alone (first cycle without and with, alternated), and migration step 5.
+if (which.Contains("rollup-cost"))
+    await HistoryBenchmark.WritePathAsync(nodes, lines, postgres: false, ArgValue(args, "--rounds", 2));
+if (which.Contains("rollup-cost-pg"))
+    await HistoryBenchmark.WritePathAsync(nodes, lines, postgres: true, ArgValue(args, "--rounds", 2));
+if (which.Contains("migrate"))
+    await HistoryBenchmark.MigrationAsync(ArgValue(args, "--migrate-rows", 10_000_000));
 if (all || which.Contains("start"))
 {
     if (args.Contains("--idle-nodes"))

@@ -126,11 +126,11 @@ public sealed class HistoryController(
         // The header goes out at once: a client sees the export start before the database has been read to the end.
         await Response.StartAsync(ct);
         await writer.FlushAsync(ct);
-        await store.ExportRowsAsync(nodeId, range.From, range.To, (node, reader) =>
+        await foreach (var row in store.ExportRowsAsync(nodeId, range.From, range.To, ct))
         {
-            writer.Row(node, reader);
-            return writer.Full ? new ValueTask(writer.FlushAsync(ct)) : ValueTask.CompletedTask;
-        }, ct);
+            writer.Row(row);
+            if (writer.Full) await writer.FlushAsync(ct);
+        }
         await writer.FlushAsync(ct);
         return new EmptyResult();
     }

@@ -1,7 +1,7 @@
 using System.Buffers.Text;
 using System.Globalization;
 using System.Text;
-using Isems.LineFormat;
+using Isems.Api.Json;
 using Isems.Storage;
 
 namespace Isems.Api.Export;
@@ -20,9 +20,14 @@ public sealed class ExportWriter(Stream output, bool lines)
         "lowVoltageDisconnectVoltage,temperatureCorrectedVoltage,rateBatteryCapacity,ratedSolarModuleCapacity,latitude," +
         "longitude,status,id";
 
+    private static readonly System.Buffers.SearchValues<byte> CsvSpecial = System.Buffers.SearchValues.Create(",\"\r\n"u8);
+
     private const int FlushAt = 60 * 1024;
     private byte[] _buffer = new byte[64 * 1024 + 4096];
     private int _length;
+    private readonly Utf8Text _text = new(13);
+    private string? _nodeId;
+    private byte[] _nodeIdText = [];
 
     public bool Full => _length >= FlushAt;
 
@@ -34,42 +39,47 @@ public sealed class ExportWriter(Stream output, bool lines)
     }
 
     /// <summary>
-    /// One row straight from the store's reader (columns as the store selects them: id, node_id, isems_revision,
-    /// timestamp, firmware_version, time_to_shutdown, power_save_level, the 12 numbers, status), without a measurement
-    /// object.
+    /// One row as the store reads it, without a measurement object: its text columns copied as UTF-8, its timestamp
+    /// and numbers written by <see cref="Utf8Text"/> (a node's repeated values formatted once).
     /// </summary>
-    public void Row(string nodeId, System.Data.Common.DbDataReader r)
+    public void Row(ExportRow r)
     {
-        var revision = r.GetString(2);
-        var firmware = r.GetString(4);
-        var need = 1024 + 6 * (nodeId.Length + revision.Length + firmware.Length);
+        var nodeId = r.NodeId;
+        var revision = r.Revision;
+        var need = 1024 + 6 * nodeId.Length + 2 * revision.Length;
         if (_buffer.Length - _length < need) Array.Resize(ref _buffer, _length + need + 64 * 1024);
         var sep = lines ? (byte)';' : (byte)',';
-        Text(nodeId);
+        if (!ReferenceEquals(nodeId, _nodeId))
+        {
+            // The node's id field, as its text is written, kept while its rows last.
+            var start = _length;
+            Text(nodeId);
+            _nodeIdText = _buffer.AsSpan(start, _length - start).ToArray();
+            _nodeId = nodeId;
+        }
+        else Bytes(_nodeIdText);
         Put(sep);
         Text(revision);
         Put(sep);
-        var timestamp = r.GetInt64(3);
+        var timestamp = r.Timestamp;
         if (lines) Integer(timestamp);
-        else
-        {
-            DateTimeOffset.FromUnixTimeSeconds(timestamp).UtcDateTime.TryFormat(_buffer.AsSpan(_length), out var written, "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
-            _length += written;
-        }
+        else _length += _text.Time(timestamp, _buffer.AsSpan(_length));
         Put(sep);
+        var firmware = r.Firmware;
+        if (_buffer.Length - _length < 512 + 2 * firmware.Length) Array.Resize(ref _buffer, _length + 2 * firmware.Length + 64 * 1024);
         Text(firmware);
         Put(sep);
-        Number(r.GetDouble(5));
+        Number(0, r.Number(ExportRow.TimeToShutdownColumn));
         Put(sep);
-        var powerSave = r.GetInt32(6);
+        var powerSave = r.PowerSaveLevel;
         if (lines) Integer(powerSave);
         else Ascii(powerSave != 0 ? "true" : "false");
-        for (var c = 7; c <= 18; c++)
+        for (var c = ExportRow.FirstNumberColumn; c <= ExportRow.LastNumberColumn; c++)
         {
             Put(sep);
-            Number(r.GetDouble(c));
+            Number(c - ExportRow.FirstNumberColumn + 1, r.Number(c));
         }
-        int? status = r.IsDBNull(19) ? null : r.GetInt32(19);
+        var status = r.Status;
         if (lines)
         {
             if (status is { } bits)
@@ -87,7 +97,7 @@ public sealed class ExportWriter(Stream output, bool lines)
         (status ?? 0).TryFormat(_buffer.AsSpan(_length), out var hex, "x3", CultureInfo.InvariantCulture);
         _length += hex;
         Put(sep);
-        Integer(r.GetInt64(0));
+        Integer(r.Id);
         Put((byte)'\r');
         Put((byte)'\n');
     }
@@ -111,12 +121,29 @@ public sealed class ExportWriter(Stream output, bool lines)
     }
 
     /// <summary>The shortest text that reads back as the same double, without an exponent (the line parser takes none).</summary>
-    private void Number(double value)
+    private void Number(int column, double value) => _length += _text.Plain(column, value, _buffer.AsSpan(_length));
+
+    private void Bytes(ReadOnlySpan<byte> bytes)
     {
-        value.TryFormat(_buffer.AsSpan(_length), out var written, "R", CultureInfo.InvariantCulture);
-        if (_buffer.AsSpan(_length, written).IndexOfAny((byte)'E', (byte)'e') >= 0)
-            value.TryFormat(_buffer.AsSpan(_length), out written, "0.############################", CultureInfo.InvariantCulture);
-        _length += written;
+        bytes.CopyTo(_buffer.AsSpan(_length));
+        _length += bytes.Length;
+    }
+
+    /// <summary>A UTF-8 field, quoted in CSV when it holds a comma, quote or line break (quotes doubled).</summary>
+    private void Text(ReadOnlySpan<byte> utf8)
+    {
+        if (lines || utf8.IndexOfAny(CsvSpecial) < 0)
+        {
+            Bytes(utf8);
+            return;
+        }
+        Put((byte)'"');
+        foreach (var b in utf8)
+        {
+            if (b == (byte)'"') Put(b);
+            Put(b);
+        }
+        Put((byte)'"');
     }
 
     private void Text(string s)

@@ -1,0 +1,146 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Isems.Api.Controllers;
+using Isems.Api.Export;
+using Isems.Api.Json;
+using Isems.LineFormat;
+using Isems.Storage;
+using Isems.Testing;
+
+namespace Isems.Server.Tests;
+
+/// <summary>
+/// The history JSON and the CSV export are written as bytes for speed; they must be exactly what the plain ways of
+/// writing them give (System.Text.Json's writer for the points, DateTime's and double's own formats for the CSV), so
+/// that a client sees the same bytes as before.
+/// </summary>
+public sealed class HistoryWritersTests : IDisposable
+{
+    private readonly TempDirectory _folder = new();
+    private readonly MeasurementStore _store;
+    private readonly List<Measurement> _rows;
+
+    public HistoryWritersTests()
+    {
+        _store = new MeasurementStore(DatabaseTarget.Parse("sqlite:///" + _folder.File("writers.db"), _folder.Path));
+        _store.Migrate();
+        var random = new Random(11);
+        double Odd() => random.Next(6) switch
+        {
+            0 => Math.Round(random.NextDouble() * 20, 3),
+            1 => random.NextDouble() * 1e-7,
+            2 => -random.NextDouble() * 1e15,
+            3 => 12.5,
+            4 => random.Next(100),
+            _ => random.NextDouble(),
+        };
+        // Three days around the epoch (negative timestamps too) and one in 2026, every 7 minutes and a bit.
+        _rows = [];
+        foreach (var start in new[] { -86_400L - 3_000, 1_764_547_200L })
+            for (var t = start; t < start + 3 * 86_400; t += 420 + random.Next(60))
+                _rows.Add(new Measurement(random.Next(3) == 0 ? "node-b" : "node,\"a\"", random.Next(2) == 0 ? "1" : "rev \"2\", x", t,
+                    random.Next(2) == 0 ? "ATmega8_A_1" : "ESP,2\r\n", Odd(), random.Next(4), Odd(), Odd(), Odd(), Odd(), Odd(), Odd(),
+                    Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), random.Next(3) == 0 ? null : random.Next(0x1000)));
+        _store.WriteAsync([_rows]).GetAwaiter().GetResult();
+    }
+
+    [Fact]
+    public async Task History_points_are_byte_for_byte_what_System_Text_Json_writes()
+    {
+        foreach (var (from, to) in new[] { (-86_400L - 3_000, 3 * 86_400L), (1_764_547_200L + 1_000, 1_764_547_200L + 3 * 86_400) })
+            foreach (var bucket in new[] { 300L, 3_600, 7_200, 86_400 })
+                foreach (var keep in new IReadOnlySet<string>?[] { null, new HashSet<string> { "batteryVoltage", "status" } })
+                {
+                    var history = await _store.AggregateAsync("node,\"a\"", from, to, bucket);
+                    Assert.NotEmpty(history.Points);
+                    var range = new HistoryRange(from, to);
+                    Assert.Equal(Reference(range, history, keep), Encoding.UTF8.GetString(HistoryJsonWriter.Points("node,\"a\"", range, "x", history, keep)));
+                }
+    }
+
+    [Fact]
+    public async Task Csv_export_is_byte_for_byte_what_the_plain_formats_write()
+    {
+        var output = new MemoryStream();
+        var writer = new ExportWriter(output, lines: false);
+        writer.Header();
+        await foreach (var row in _store.ExportRowsAsync(null, long.MinValue / 2, long.MaxValue / 2))
+        {
+            writer.Row(row);
+            if (writer.Full) await writer.FlushAsync(default);
+        }
+        await writer.FlushAsync(default);
+
+        var expected = new StringBuilder(ExportWriter.CsvHeader + "\r\n");
+        static string Field(string s) => s.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+        static string Number(double v)
+        {
+            var text = v.ToString("R", CultureInfo.InvariantCulture);
+            return text.Contains('E') ? v.ToString("0.############################", CultureInfo.InvariantCulture) : text;
+        }
+        await foreach (var stored in _store.ExportAsync(null, long.MinValue / 2, long.MaxValue / 2))
+        {
+            var m = stored.Measurement;
+            var fields = new List<string>
+            {
+                Field(m.NodeId), Field(m.IsemsRevision),
+                DateTimeOffset.FromUnixTimeSeconds(m.Timestamp).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                Field(m.OpenMpptFirmwareVersion), Number(m.TimeToShutdown), m.PowerSaveLevel != 0 ? "true" : "false",
+            };
+            fields.AddRange(new[] { m.OpenCircuitVoltage, m.MppVoltage, m.BatteryVoltage, m.BatteryChargeEstimate, m.BatteryHealthEstimate,
+                m.BatteryTemperature, m.LowVoltageDisconnectVoltage, m.TemperatureCorrectedVoltage, m.RateBatteryCapacity,
+                m.RatedSolarModuleCapacity, m.Latitude, m.Longitude }.Select(Number));
+            fields.Add("0x" + (m.Status ?? 0).ToString("x3", CultureInfo.InvariantCulture));
+            fields.Add(stored.Id.ToString(CultureInfo.InvariantCulture));
+            expected.Append(string.Join(',', fields)).Append("\r\n");
+        }
+        var count = 0;
+        await foreach (var _ in _store.ExportAsync(null, long.MinValue / 2, long.MaxValue / 2)) count++;
+        Assert.Equal(_rows.Count, count);
+        Assert.Equal(expected.ToString(), Encoding.UTF8.GetString(output.ToArray()));
+    }
+
+    /// <summary>The points as the writer wrote them before: an object per bucket through Utf8JsonWriter.</summary>
+    private static string Reference(HistoryRange range, AggregatedHistory history, IReadOnlySet<string>? keep)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("nodeId", "node,\"a\"");
+            writer.WriteString("from", HistoryParameters.Iso(range.From));
+            writer.WriteString("to", HistoryParameters.Iso(range.To));
+            writer.WriteString("bucket", "x");
+            writer.WriteStartArray("points");
+            foreach (var point in history.Points)
+            {
+                var a = point.Aggregate;
+                writer.WriteStartObject();
+                writer.WriteString("time", DateTimeOffset.FromUnixTimeSeconds(point.Start).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture));
+                if (keep is null || keep.Contains("count")) writer.WriteNumber("count", a.Count);
+                if (keep is null || keep.Contains("status")) writer.WriteString("status", StatusBitNames.ToApiText(a.Status));
+                for (var k = 0; k < Rollups.KeyCount; k++)
+                {
+                    if (keep is not null && !keep.Contains(Rollups.Keys[k])) continue;
+                    writer.WriteStartObject(Rollups.Keys[k]);
+                    writer.WriteNumber("avg", a.Sum[k] / a.Count);
+                    writer.WriteNumber("min", a.Min[k]);
+                    writer.WriteNumber("max", a.Max[k]);
+                    writer.WriteEndObject();
+                }
+                writer.WriteEndObject();
+            }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        _folder.Dispose();
+    }
+}
