@@ -70,7 +70,16 @@ public static class Rollups
         if (kind == DatabaseKind.Sqlite) sb.Append(" WITHOUT ROWID");
         sb.Append(";\n");
         sb.Append(CultureInfo.InvariantCulture, $"CREATE TABLE {HorizonTable} (node_id {text} NOT NULL PRIMARY KEY, deleted_through BIGINT NOT NULL);\n");
-        // Built from the rows already stored.
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The rollups of the rows already stored, as SQL: PostgreSQL's migration step 5 (SQLite's is
+    /// <see cref="RollupBuilder"/>, which builds the same rows in one pass without sorting them).
+    /// </summary>
+    internal static string BuildSql(DatabaseKind kind)
+    {
+        var sb = new StringBuilder();
         foreach (var period in new[] { Hour, Day })
             sb.Append(CultureInfo.InvariantCulture,
                 $"INSERT INTO {Table} (node_id, period, start, {AggregateColumns}) SELECT node_id, {period}, timestamp / {period} * {period}, {Aggregates(kind)} " +

@@ -3,8 +3,12 @@ using Isems.LineFormat;
 
 namespace Isems.Storage;
 
-/// <summary>One schema change. Versions count from 1 without gaps; a step that has shipped is never edited.</summary>
-internal sealed record MigrationStep(int Version, string Description, string Sql);
+/// <summary>
+/// One schema change. Versions count from 1 without gaps; a step that has shipped is never edited in meaning.
+/// <paramref name="Build"/>, when there is one, runs after <paramref name="Sql"/> in the same transaction: data a
+/// statement would build too slowly (step 5's rollups on SQLite).
+/// </summary>
+internal sealed record MigrationStep(int Version, string Description, string Sql, Action<DbConnection>? Build = null);
 
 /// <summary>
 /// The <c>measurements</c> table and its migrations. The original collector's table is <c>measurement</c> (singular);
@@ -27,8 +31,11 @@ internal static class Schema
     public const string BookmarkTable = "log_bookmarks";
 
     /// <summary>Hourly and daily rollups per node, and each node's raw-row horizon, built from the rows already stored.</summary>
-    private static MigrationStep RollupStep(DatabaseKind kind) =>
-        new(5, "hourly and daily rollups per node, and the horizon of deleted raw rows", Rollups.CreateSql(kind));
+    private static MigrationStep RollupStep(DatabaseKind kind) => kind == DatabaseKind.Sqlite
+        ? new(5, Description5, Rollups.CreateSql(kind), c => RollupBuilder.BuildSqlite((Microsoft.Data.Sqlite.SqliteConnection)c))
+        : new(5, Description5, Rollups.CreateSql(kind) + Rollups.BuildSql(kind));
+
+    private const string Description5 = "hourly and daily rollups per node, and the horizon of deleted raw rows";
 
     public const string AlertTable = "alerts";
 
@@ -252,6 +259,7 @@ internal static class Schema
             {
                 if (step.Version <= current) continue;
                 Execute(connection, transaction, step.Sql);
+                step.Build?.Invoke(connection);
                 using var insert = connection.CreateCommand();
                 insert.Transaction = transaction;
                 insert.CommandText = $"INSERT INTO {VersionTable} (version, description, applied_at) VALUES (@version, @description, @at)";

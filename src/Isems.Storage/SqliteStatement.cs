@@ -34,6 +34,8 @@ internal sealed unsafe class SqliteStatement : IDisposable
 
     public void Bind(int index, long value) => Check(SqliteNative.BindInt64(_pointer, index, value));
 
+    public void Bind(int index, double value) => Check(SqliteNative.BindDouble(_pointer, index, value));
+
     public void Bind(int index, string value)
     {
         var max = Encoding.UTF8.GetMaxByteCount(value.Length);

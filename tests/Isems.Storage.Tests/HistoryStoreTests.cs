@@ -227,6 +227,90 @@ public abstract class HistoryStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_migration_builds_every_rollup_row_the_group_by_over_the_raw_rows_built()
+    {
+        var url = await NewDatabaseUrlAsync();
+        // Several nodes, written interleaved in time as polls write them: one over days with lines without status, one
+        // with the highest status bits (27 and 0..27, the 7 hex digits a status may have) and values with long
+        // fractions, one with a single line, one whose id is not ASCII; rows on both sides of a day boundary.
+        var random = new Random(11);
+        var a = Irregular("node-a", T0, 900, seed: 8);
+        var b = Irregular("node-b", T0 + 5_000, 400, seed: 9)
+            .Select(m => m with { Status = random.Next(3) switch { 0 => 0x0FFF_FFFF, 1 => 0x0800_0000, _ => null },
+                BatteryVoltage = 11 + random.NextDouble() * 2, MppVoltage = -random.NextDouble() * 1e-3 })
+            .ToList();
+        var midnight = Rollups.AlignUp(T0, Rollups.Day);
+        var c = new List<Measurement> { Irregular("node-c", midnight - 2, 1, seed: 10)[0] with { Timestamp = midnight - 1 } };
+        var d = Irregular("nöde-ü", midnight - 3_000, 50, seed: 12);
+        var before = Open(url, maintainRollups: false);
+        for (var i = 0; i < 900; i += 100)
+            await before.WriteAsync([a.Skip(i).Take(100).ToList(), b.Skip(i / 2).Take(50).ToList(), i == 0 ? c : [], d.Skip(i / 10).Take(10).ToList()]);
+        using (var connection = OpenRaw(before))
+        using (var command = connection.CreateCommand())
+        {
+            // As a database of the version before the rollups: no step 5, nor the steps after it (alerts, step 6).
+            command.CommandText = "DROP TABLE measurement_rollups; DROP TABLE raw_horizons; DROP TABLE alerts; DELETE FROM schema_version WHERE version >= 5";
+            command.ExecuteNonQuery();
+        }
+        // What the step built before it streamed (it still does on PostgreSQL): one GROUP BY per period over the raw rows.
+        var kind = before.Target.Kind;
+        var expected = new List<object[]>();
+        using (var connection = OpenRaw(before))
+            foreach (var period in new[] { Rollups.Hour, Rollups.Day })
+                expected.AddRange(Rows(connection,
+                    $"SELECT node_id, {period}, timestamp / {period} * {period} AS start, {Rollups.Aggregates(kind)} FROM measurements " +
+                    $"GROUP BY node_id, timestamp / {period} * {period}"));
+
+        var store = Open(url);
+
+        List<object[]> built;
+        using (var connection = OpenRaw(store))
+            built = Rows(connection, $"SELECT node_id, period, start, {Rollups.AggregateColumns} FROM measurement_rollups");
+        Assert.Equal(a.Concat(b).Concat(c).Concat(d).Select(m => (m.NodeId, Rollups.AlignDown(m.Timestamp, Rollups.Hour))).Distinct().Count()
+            + a.Concat(b).Concat(c).Concat(d).Select(m => (m.NodeId, Rollups.AlignDown(m.Timestamp, Rollups.Day))).Distinct().Count(), built.Count);
+        Assert.Equal(expected.Count, built.Count);
+        expected = [.. expected.OrderBy(r => (string)r[0], StringComparer.Ordinal).ThenBy(r => (long)r[1]).ThenBy(r => (long)r[2])];
+        built = [.. built.OrderBy(r => (string)r[0], StringComparer.Ordinal).ThenBy(r => (long)r[1]).ThenBy(r => (long)r[2])];
+        for (var i = 0; i < built.Count; i++)
+            Assert.Equal(expected[i], built[i]);
+        // And against the lines themselves: count, status OR, min and max of every key (the sums to rounding).
+        foreach (var (node, lines) in new[] { ("node-a", a), ("node-b", b), ("node-c", c), ("nöde-ü", d) })
+            foreach (var period in new[] { Rollups.Hour, Rollups.Day })
+            {
+                var mine = built.Where(r => (string)r[0] == node && (long)r[1] == period).ToList();
+                var computed = Expected(lines, long.MinValue, long.MaxValue, period);
+                Assert.Equal(computed.Select(e => (e.Start, e.Count, (long)e.Status)), mine.Select(r => ((long)r[2], (long)r[3], (long)r[4])));
+                for (var j = 0; j < mine.Count; j++)
+                    for (var k = 0; k < Rollups.KeyCount; k++)
+                    {
+                        Assert.Equal(computed[j].Avg[k] * computed[j].Count, (double)mine[j][5 + 3 * k], 1e-9 * Math.Max(1, Math.Abs(computed[j].Avg[k] * computed[j].Count)));
+                        Assert.Equal(computed[j].Min[k], (double)mine[j][6 + 3 * k]);
+                        Assert.Equal(computed[j].Max[k], (double)mine[j][7 + 3 * k]);
+                    }
+            }
+        Assert.Contains(built, r => (string)r[0] == "node-b" && (long)r[4] == 0x0FFF_FFFF);
+    }
+
+    /// <summary>Every row of the query, integers as long and reals as double.</summary>
+    private static List<object[]> Rows(DbConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        using var reader = command.ExecuteReader();
+        var rows = new List<object[]>();
+        while (reader.Read())
+        {
+            var row = new object[reader.FieldCount];
+            for (var i = 0; i < row.Length; i++)
+                row[i] = i == 0 ? reader.GetString(0)
+                    : i <= 4 ? (object)Convert.ToInt64(reader.GetValue(i), System.Globalization.CultureInfo.InvariantCulture)
+                    : reader.GetDouble(i);
+            rows.Add(row);
+        }
+        return rows;
+    }
+
+    [Fact]
     public async Task Retention_deletes_raw_rows_and_keeps_the_rollups_which_then_answer()
     {
         var store = await NewStoreAsync();
