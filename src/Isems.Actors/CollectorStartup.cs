@@ -10,9 +10,17 @@ public sealed class CollectorStartup
 {
     private readonly TaskCompletionSource _merged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _registryFailed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The registry has merged ISEMS_ROUTER_IPS and told every node to poll.</summary>
     public Task Merged => _merged.Task;
+
+    /// <summary>
+    /// The registry's journal could not be read or written (damaged, its database away): the configured nodes are
+    /// polled without it. A registry that is only slow (a large merge on a busy machine) is waited for instead: polling
+    /// the nodes under their addresses meanwhile would start a second actor for every node identified before.
+    /// </summary>
+    public Task RegistryFailed => _registryFailed.Task;
 
     /// <summary>The registry is merged and every node actor has started.</summary>
     public Task Ready => _ready.Task;
@@ -25,6 +33,8 @@ public sealed class CollectorStartup
         : "the node registry is recovering its journal and merging ISEMS_ROUTER_IPS";
 
     public void RegistryMerged() => _merged.TrySetResult();
+
+    public void RegistryFailedToStart() => _registryFailed.TrySetResult();
 
     public void NodesStarted() => _ready.TrySetResult();
 }

@@ -60,6 +60,14 @@ internal static class StartBenchmark
                 var readyResident = ResidentBytes(process.Id);
                 var settled = await SettledAsync(process);
                 var resident = ResidentBytes(process.Id);
+                // ISEMS_BENCH_GCDUMP=<folder>: a heap dump of the idle collector per start, taken after its memory is
+                // read (dotnet-gcdump on PATH), to see what the resident memory is made of.
+                if (Environment.GetEnvironmentVariable("ISEMS_BENCH_GCDUMP") is { Length: > 0 } dumps)
+                {
+                    var dump = Path.Combine(dumps, run.StartsWith("first") ? "first.gcdump" : "second.gcdump");
+                    using var gcdump = Process.Start("dotnet-gcdump", ["collect", "-p", process.Id.ToString(), "-o", dump]);
+                    await gcdump.WaitForExitAsync();
+                }
                 Report.Row($"{run}: start to ready", ready.TotalMilliseconds, "ms", "process start to /readyz 200");
                 Report.Row("  CPU time of the collector to ready", readyCpu.TotalMilliseconds, "ms", "user + system, all threads (the machine may be shared)");
                 Report.Row("  resident memory of the collector, idle", resident / 1048576.0, "MiB",

@@ -18,7 +18,7 @@ namespace Isems.Actors.Nodes;
 /// An <see cref="UntypedActor"/> with one switch, unlike the collector's other actors: there is one per node, up to
 /// 100,000 in a process, and a <see cref="ReceiveActor"/> builds its handler tables for every instance.
 /// </summary>
-public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
+public sealed class NodeActor : UntypedActor, IWithTimers
 {
     private sealed record PollTick;
     private sealed record SlotGranted;
@@ -61,7 +61,13 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
     private NodeAlertWatch _watch = null!; // made in PreStart, on the actor's timers
 
     public ITimerScheduler Timers { get; set; } = null!;
-    public IStash Stash { get; set; } = null!;
+
+    // What arrived before the saved state (rare: the registry's start, a question), made only then. No stash: an
+    // IWithUnboundedStash actor gets a deque mailbox and a stash buffer each, hundreds of bytes a node for 100,000
+    // nodes that almost never need them.
+    private List<(object Message, IActorRef Sender)>? _early;
+    private IActorRef? _replaying; // the sender of the early message handled now, in place of Sender
+    private IActorRef ReplyTo => _replaying ?? Sender;
 
     // Asked for the node's saved state when the actor starts (none: it starts fresh, as in tests and tools).
     private readonly IActorRef? _loader;
@@ -166,10 +172,10 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
                 ObservePolls();
                 break;
             case GetNodeStatus:
-                Sender.Tell(Status());
+                ReplyTo.Tell(Status());
                 break;
             case IsNodeStarted:
-                Sender.Tell(NodeStarted.Instance);
+                ReplyTo.Tell(NodeStarted.Instance);
                 break;
             default:
                 Unhandled(message);
@@ -205,15 +211,24 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
                 Loaded();
                 break;
             default:
-                Stash.Stash();
+                (_early ??= []).Add((message, Sender));
                 break;
         }
     }
 
+    /// <summary>The early messages are handled now, in their order and before anything that came after the state.</summary>
     private void Loaded()
     {
         Become(OnReceive);
-        Stash.UnstashAll();
+        if (_early is not { } early) return;
+        _early = null;
+        foreach (var (message, sender) in early)
+        {
+            _replaying = sender;
+            // An early removal makes the node retire: what came after it goes where it would have gone.
+            try { if (_retireReplyTo is null) OnReceive(message); else Retiring(message); }
+            finally { _replaying = null; }
+        }
     }
 
     private void OnStartPolling(StartPolling start)
@@ -289,10 +304,10 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
     {
         if (_logUrl is null)
         {
-            Sender.Tell(Outcome(false, 0, 0, RejectionCounts.None, "the node is not polled: it has no log URL"));
+            ReplyTo.Tell(Outcome(false, 0, 0, RejectionCounts.None, "the node is not polled: it has no log URL"));
             return;
         }
-        _waiters.Add(Sender);
+        _waiters.Add(ReplyTo);
         if (!_cycle.Fetching) StartAttempt();
     }
 
@@ -317,18 +332,18 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
         if (!retire.PurgeRows)
         {
             // Like a node only known from the database: its latest data stays visible, nothing is fetched.
-            Sender.Tell(new NodeRetired(_key, _nodeId, 0));
+            ReplyTo.Tell(new NodeRetired(_key, _nodeId, 0));
             PublishStatus();
             return;
         }
         if (_nodeId is null)
         {
-            Sender.Tell(new NodeRetired(_key, null, 0));
+            ReplyTo.Tell(new NodeRetired(_key, null, 0));
             Context.Stop(Self);
             return;
         }
         // The writer deletes after every line queued before, so nothing of this node is written after the purge.
-        _retireReplyTo = Sender;
+        _retireReplyTo = ReplyTo;
         _writer.Tell(new DeleteNodeRows(_nodeId, ++_correlation, _key));
         Become(Retiring);
     }
@@ -346,7 +361,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
                 Context.Stop(Self);
                 break;
             case IngestLines ingest:
-                Sender.Tell(new LinesNotIngested(_key, ingest.Tag, "the node is being removed"));
+                ReplyTo.Tell(new LinesNotIngested(_key, ingest.Tag, "the node is being removed"));
                 break;
         }
     }
@@ -372,7 +387,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers, IWithUnboundedStash
         _health.Pushed(Now, ingest.Lines.Count, ingest.Rejected);
         _metrics.Rejected(ingest.Rejected);
         _pushed ??= new PushedLines(_key);
-        var write = _pushed.Accept(ingest, Sender, ++_correlation, out var duplicates);
+        var write = _pushed.Accept(ingest, ReplyTo, ++_correlation, out var duplicates);
         _health.Counted(0, duplicates);
         if (write is not null) _writer.Tell(write);
         else PublishStatus(); // nothing to wait for: what changed is told now, else once the write is answered

@@ -46,6 +46,26 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
 
     public override string PersistenceId { get; }
 
+    // Told to the start-up, which then polls the configured nodes without the registry (the actor stops here and its
+    // supervisor starts it again with backoff).
+    protected override void OnRecoveryFailure(Exception reason, object? message = null)
+    {
+        _startup?.RegistryFailedToStart();
+        base.OnRecoveryFailure(reason, message);
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        if (@event is ConfigurationMerged) _startup?.RegistryFailedToStart();
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        if (@event is ConfigurationMerged) _startup?.RegistryFailedToStart();
+        base.OnPersistRejected(cause, @event, sequenceNr);
+    }
+
     /// <param name="persistenceId">The registry's stream in the journal; tests give each registry one of its own.</param>
     /// <param name="configured">ISEMS_ROUTER_IPS, merged in once the journal is recovered (<see cref="MergeConfiguredNodes"/>),
     /// with the ids the saved bookmarks name, asked of <paramref name="loader"/>.</param>

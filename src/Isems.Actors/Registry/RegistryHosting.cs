@@ -14,7 +14,7 @@ namespace Isems.Actors.Registry;
 /// </summary>
 public static class RegistryHosting
 {
-    private static readonly TimeSpan RegistryStartTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan RegistryStartTimeout = TimeSpan.FromMinutes(5); // the last resort: a failed journal is told at once
     private static readonly TimeSpan NodesStartTimeout = TimeSpan.FromSeconds(60);
 
     /// <summary>
@@ -52,7 +52,7 @@ public static class RegistryHosting
     private static async Task FollowStartAsync(
         ActorSystem system, IActorRegistry registry, IActorRef nodes, IReadOnlyList<Uri> configured, CollectorStartup startup, Action? started)
     {
-        if (await Task.WhenAny(startup.Merged, Task.Delay(RegistryStartTimeout)) != startup.Merged)
+        if (await Task.WhenAny(startup.Merged, startup.RegistryFailed, Task.Delay(RegistryStartTimeout)) != startup.Merged)
         {
             // The journal cannot be read (its database is away, or its file is damaged). The nodes of
             // ISEMS_ROUTER_IPS are polled all the same, as before there was a registry; operators' nodes come back
