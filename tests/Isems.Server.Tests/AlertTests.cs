@@ -111,8 +111,12 @@ public sealed class AlertTests : ServerTestBase
         Assert.NotNull((string?)shown["annotations"]!["description"]);
         Assert.Equal("active", (string?)shown["status"]!["state"]);
 
+        // The node, configured by its address, is polled again under its id once it has moved there (a poll by
+        // address racing that move is a known weakness: see the README's "Alerts").
+        var client = host.CreateClient();
+        await Eventually(async () => (await client.GetAsync("/nodes/Elektra-Dach")).IsSuccessStatusCode, "the node under its id");
         node.ReplaceLog(Lines("Elektra-Dach", 0, 2, "980").Concat(Lines("Elektra-Dach", 2, 2, "900")));
-        await host.PollNowAsync(node.LogUrl.ToString());
+        await host.PollNowAsync("Elektra-Dach");
         await Eventually(async () => (await alertmanager.AlertsAsync()).Count == 0, "the alert resolved in Alertmanager");
     }
 
