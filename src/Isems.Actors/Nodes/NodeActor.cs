@@ -135,6 +135,10 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case StopNode:
                 // The node moved to its id: pushed lines still being written are offered again by their senders.
                 _pushed?.FailAll("the node moved to its id");
+                // A poll asked for by the address as the node moved is answered, not left to its asker's timeout.
+                var movedAway = Outcome(false, 0, 0, RejectionCounts.None, $"the node moved to its id '{_nodeId}': poll it there");
+                foreach (var waiter in _waiters) waiter.Tell(movedAway);
+                _waiters.Clear();
                 Context.Stop(Self);
                 break;
             case PollTick:
