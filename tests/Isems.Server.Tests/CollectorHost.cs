@@ -27,8 +27,13 @@ public sealed class CollectorHost : WebApplicationFactory<Program>
     {
         var fleet = await Services.GetRequiredService<IRequiredActor<FleetStatusActor>>().ActorRef
             .Ask<FleetStatus>(new GetFleetStatus(), TimeSpan.FromSeconds(30));
-        var key = fleet.Nodes.FirstOrDefault(n => n.NodeKey == node || n.NodeId == node || n.LogUrl?.ToString() == node)?.NodeKey ?? node;
-        return await Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef
-            .Ask<PollOutcome>(new PollNow(key), TimeSpan.FromSeconds(30));
+        // The node by its key first, then by the id its lines carry or its log's URL: while the registry moves a node
+        // from its address to its id, the read model may still list it under its address.
+        var keys = fleet.Nodes.Where(n => n.NodeKey == node).Concat(fleet.Nodes.Where(n => n.NodeId == node || n.LogUrl?.ToString() == node))
+            .Select(n => n.NodeKey).Append(node).Distinct().ToList();
+        var manager = Services.GetRequiredService<IRequiredActor<NodeManagerActor>>().ActorRef;
+        foreach (var key in keys)
+            if (await manager.Ask<object>(new PollNow(key), TimeSpan.FromSeconds(30)) is PollOutcome outcome) return outcome;
+        throw new InvalidOperationException($"no node '{node}' to poll");
     }
 }

@@ -132,12 +132,12 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case RetireNode retire:
                 Retire(retire);
                 break;
-            case StopNode:
+            case StopNode stop:
                 // The node moved to its id: pushed lines still being written are offered again by their senders.
                 _pushed?.FailAll("the node moved to its id");
-                // A poll asked for by the address as the node moved is answered, not left to its asker's timeout.
-                var movedAway = Outcome(false, 0, 0, RejectionCounts.None, $"the node moved to its id '{_nodeId}': poll it there");
-                foreach (var waiter in _waiters) waiter.Tell(movedAway);
+                // A poll asked for by the address as the node moved is handed on to the node under its id, which the
+                // registry has already started (it asks for the start before this stop), so its asker gets that answer.
+                foreach (var waiter in _waiters) Context.Parent.Tell(new PollNow(stop.MovedTo), waiter);
                 _waiters.Clear();
                 Context.Stop(Self);
                 break;

@@ -118,9 +118,10 @@ public sealed record PollOutcome(
 
 /// <summary>
 /// The node's actor stops (the registry moved the node to its id: the actor under its address is not needed any
-/// more). Nothing is handed on: the actor under the id loads what it needs itself.
+/// more). Nothing is handed on: the actor under the id loads what it needs itself; only polls asked for by the
+/// address while it moved are sent on to <paramref name="MovedTo"/>.
 /// </summary>
-public sealed record StopNode(string NodeKey) : INodeMessage;
+public sealed record StopNode(string NodeKey, string MovedTo) : INodeMessage;
 
 // What node actors publish, from one place (NodeEvents): the read models, the registry and, next, alert evaluation
 // listen to these. Each names the node by its key.

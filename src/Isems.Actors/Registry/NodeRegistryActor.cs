@@ -290,9 +290,10 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             Apply(e);
             _log.Info("Node {0} is identified as {1}", id, identified.NodeId);
             SnapshotIfDue();
-            _nodes.Tell(new StopNode(identified.NodeKey));
+            // The actor under the id first, so a poll the one under the address still holds can be sent on to it.
             var polling = Polling(_byId[id], pollAtOnce: false);
             _nodes.Tell(polling is StartPolling start ? start with { MovedFrom = identified.Snapshot } : polling);
+            _nodes.Tell(new StopNode(identified.NodeKey, identified.NodeId));
             if (_byId[id].MutedAlerts is { Length: > 0 } muted) _nodes.Tell(new MuteAlerts(identified.NodeId, muted));
         });
     }
