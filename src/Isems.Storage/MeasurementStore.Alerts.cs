@@ -57,12 +57,33 @@ public sealed partial class MeasurementStore
             since.ParameterName = "@since";
             since.Value = resolvedSinceMs;
             command.Parameters.Add(since);
-            var alerts = new List<StoredAlert>();
-            await using DbDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                alerts.Add(new StoredAlert(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3),
-                    reader.IsDBNull(4) ? null : reader.GetInt64(4), reader.GetString(5)));
-            return (IReadOnlyList<StoredAlert>)alerts;
+            return await ReadAlertsAsync(command, ct).ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>One node's alerts still firing (for its actor, started after start-up).</summary>
+    public async Task<IReadOnlyList<StoredAlert>> FiringAlertsAsync(string nodeId, CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return await RunAsync(async db =>
+        {
+            await using var command = db.OpenDbConnection().CreateCommand();
+            command.CommandText = Schema.NodeFiringAlertsSql;
+            var node = command.CreateParameter();
+            node.ParameterName = "@node";
+            node.Value = nodeId;
+            command.Parameters.Add(node);
+            return await ReadAlertsAsync(command, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<StoredAlert>> ReadAlertsAsync(DbCommand command, CancellationToken ct)
+    {
+        var alerts = new List<StoredAlert>();
+        await using DbDataReader reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            alerts.Add(new StoredAlert(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : reader.GetInt64(4), reader.GetString(5)));
+        return alerts;
     }
 }

@@ -163,14 +163,35 @@ public sealed partial class MeasurementStore : IDisposable
         {
             await using var command = db.OpenDbConnection().CreateCommand();
             command.CommandText = Schema.BookmarksSql;
-            var bookmarks = new List<LogBookmark>();
-            await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-            while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                bookmarks.Add(new LogBookmark(reader.GetString(0), reader.GetString(1), reader.GetInt64(3),
-                    reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4), reader.IsDBNull(5) ? null : (byte[])reader.GetValue(5),
-                    reader.GetInt32(6), reader.IsDBNull(2) ? null : reader.GetString(2)));
-            return (IReadOnlyList<LogBookmark>)bookmarks;
+            return await ReadBookmarksAsync(command, ct).ConfigureAwait(false);
         }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One node's bookmarks, for a node actor started after start-up: the one saved under <paramref name="nodeKey"/>,
+    /// and those saved under an address whose lines carry that id (the node was read there before it moved to its id).
+    /// </summary>
+    public async Task<IReadOnlyList<LogBookmark>> BookmarksOfAsync(string nodeKey, CancellationToken ct = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return await RunAsync(async db =>
+        {
+            await using var command = db.OpenDbConnection().CreateCommand();
+            command.CommandText = Schema.BookmarksSql + " WHERE node_key = @key OR node_id = @key";
+            AddParameter(command, "key", nodeKey);
+            return await ReadBookmarksAsync(command, ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
+    }
+
+    private static async Task<IReadOnlyList<LogBookmark>> ReadBookmarksAsync(DbCommand command, CancellationToken ct)
+    {
+        var bookmarks = new List<LogBookmark>();
+        await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            bookmarks.Add(new LogBookmark(reader.GetString(0), reader.GetString(1), reader.GetInt64(3),
+                reader.IsDBNull(4) ? null : (byte[])reader.GetValue(4), reader.IsDBNull(5) ? null : (byte[])reader.GetValue(5),
+                reader.GetInt32(6), reader.IsDBNull(2) ? null : reader.GetString(2)));
+        return bookmarks;
     }
 
     /// <summary>That node's newest <paramref name="limit"/> rows, newest first; none for an unknown node.</summary>

@@ -65,6 +65,10 @@ internal static class Schema
     public const string AlertsSql =
         $"SELECT node_id, alertname, severity, starts_at, ends_at, summary FROM {AlertTable} WHERE ends_at IS NULL OR ends_at >= @since";
 
+    /// <summary>One node's alerts still firing.</summary>
+    public const string NodeFiringAlertsSql =
+        $"SELECT node_id, alertname, severity, starts_at, ends_at, summary FROM {AlertTable} WHERE node_id = @node AND ends_at IS NULL";
+
     /// <summary>Where each polled node's log has been read up to, saved with the lines it led to.</summary>
     private static MigrationStep BookmarkStep(string text, string binary) => new(4, "log bookmarks, so a restart resumes each log where it was", $"""
         CREATE TABLE {BookmarkTable} (

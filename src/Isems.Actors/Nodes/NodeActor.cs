@@ -20,15 +20,12 @@ namespace Isems.Actors.Nodes;
 /// </summary>
 public sealed class NodeActor : UntypedActor, IWithTimers
 {
-    private sealed record PollTick;
     private sealed record SlotGranted;
     private sealed record Fetched(FetchResult Result);
 
-    private const string PollTimer = "poll";
     private const string IdentifyTimer = "identify";
     private static readonly TimeSpan IdentifyRetryMin = TimeSpan.FromSeconds(5), IdentifyRetryMax = TimeSpan.FromMinutes(2);
     private sealed record IdentifyAgain;
-    private static readonly PollTick Tick = new();
 
     // Collaborators, shared or given
     private readonly string _key;
@@ -46,7 +43,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private Uri? _logUrl;
     private bool _enabled = true;
     private readonly PollCycle _cycle;
-    private readonly NodeHealth _health = new();
+    private NodeHealth? _healthKept; // made when the node is first polled or pushes: most of a large idle fleet never is
+    private NodeHealth Health => _healthKept ??= new();
+    private NodeHealth HealthNow => _healthKept ?? NodeHealth.Fresh; // to read without making one
     private PollTrace? _trace; // the poll's spans, only while a tracer listens
     private PushedLines? _pushed; // made when the node first pushes
     private LogPosition _position = LogPosition.Start;
@@ -56,9 +55,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
     private readonly List<IActorRef> _waiters = [];
     private IActorRef? _retireReplyTo;
-    private DateTimeOffset? _nextPoll;
     private StoredMeasurement? _latest;
-    private NodeAlertWatch _watch = null!; // made in PreStart, on the actor's timers
+    private NodeDeadlines _deadlines = null!; // made in PreStart: the next poll, silence and down checks, on one timer
+    private NodeAlertWatch _watch = null!; // made in PreStart, on the deadlines
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -141,9 +140,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _waiters.Clear();
                 Context.Stop(Self);
                 break;
-            case PollTick:
-                _cycle.Ticked();
-                StartAttempt();
+            case NodeDeadlines.WakeUp:
+                WokeUp();
                 break;
             case PollNow:
                 OnPollNow();
@@ -166,14 +164,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case IngestLines ingest:
                 OnIngest(ingest);
                 break;
-            case NodeAlertWatch.SilenceCheck:
-                Tell(_watch.SilenceChecked(Now, AlertNodeId));
-                break;
             case MuteAlerts mute:
-                Tell(_watch.Muted(mute.AlertNames, _health.FailingSince is not null, Now, AlertNodeId));
-                break;
-            case NodeAlertWatch.DownCheck:
-                ObservePolls();
+                Tell(_watch.Muted(mute.AlertNames, HealthNow.FailingSince is not null, Now, AlertNodeId));
                 break;
             case GetNodeStatus:
                 ReplyTo.Tell(Status());
@@ -189,7 +181,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     protected override void PreStart()
     {
-        _watch = new NodeAlertWatch(new NodeAlerts(_options.Alerts), Timers);
+        _deadlines = new NodeDeadlines(Timers);
+        _watch = new NodeAlertWatch(new NodeAlerts(_options.Alerts), _deadlines);
         if (_loader is null) return;
         _loader.Tell(new LoadNodeState(_key));
         Become(Loading);
@@ -211,7 +204,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                     _watch.Restored(latest, Now);
                 }
                 if (loaded.Firing is { } firing) _watch.Restored(firing);
-                if (loaded.Latest is not null) PublishStatus();
+                // Told once: a start waiting among the early messages tells the status as it is then.
+                if (loaded.Latest is not null && _early?.Exists(e => e.Message is StartPolling) != true) PublishStatus();
                 Loaded();
                 break;
             default:
@@ -255,7 +249,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// </summary>
     private void TakeUp(NodeSnapshot moved)
     {
-        _health.TakeUp(moved.Status);
+        Health.TakeUp(moved.Status);
         if (moved.Status.Latest is { } latest) RememberLatest(latest);
         if (moved.Alerts is { } alerts)
         {
@@ -388,11 +382,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void OnIngest(IngestLines ingest)
     {
-        _health.Pushed(Now, ingest.Lines.Count, ingest.Rejected);
+        Health.Pushed(Now, ingest.Lines.Count, ingest.Rejected);
         _metrics.Rejected(ingest.Rejected);
         _pushed ??= new PushedLines(_key);
         var write = _pushed.Accept(ingest, ReplyTo, ++_correlation, out var duplicates);
-        _health.Counted(0, duplicates);
+        Health.Counted(0, duplicates);
         if (write is not null) _writer.Tell(write);
         else PublishStatus(); // nothing to wait for: what changed is told now, else once the write is answered
     }
@@ -400,7 +394,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private void OnIngested(LinesWritten written)
     {
         Measured(_pushed!.Written(written));
-        _health.Counted(written.Outcome.Stored, written.Outcome.Duplicates);
+        Health.Counted(written.Outcome.Stored, written.Outcome.Duplicates);
         foreach (var m in written.Outcome.Newest)
             if (m.Measurement.NodeId == (_nodeId ?? _key)) RememberLatest(m);
         PublishStatus();
@@ -409,6 +403,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private void StartAttempt()
     {
         Disarm();
+        _deadlines.Hold();
         _cycle.Began();
         _gate.EnterAsync().PipeTo(Self, success: () => new SlotGranted());
     }
@@ -416,7 +411,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private void Fetch()
     {
         _holdingSlot = true;
-        _health.Attempted(Now);
+        Health.Attempted(Now);
         _trace = PollTrace.Start(_key, _logUrl!);
         _fetcher.FetchAsync(_logUrl!, _position, _cycle.Timeout).PipeTo(Self,
             success: result => new Fetched(result),
@@ -425,7 +420,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void OnFetched(FetchResult result)
     {
-        _health.Fetched(result.WireBytes);
+        Health.Fetched(result.WireBytes);
         _trace?.Fetched(result);
         switch (result)
         {
@@ -497,8 +492,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _trace?.End(stored, duplicates, succeeded ? null : error);
         _trace = null;
         LeaveGate();
-        _health.Counted(stored, duplicates);
-        if (_health.Ended(_key, Now, succeeded, nodeFailed, rejected, error) is { } up)
+        Health.Counted(stored, duplicates);
+        if (Health.Ended(_key, Now, succeeded, nodeFailed, rejected, error) is { } up)
         {
             Log.Info("Node {0} is up again after {1:0.#} minutes down", Name, up.DownFor.TotalMinutes);
             _events.CameUp(up);
@@ -516,7 +511,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 Arm(_cycle.RetryDelay);
                 break;
             case PollStep.GiveUp:
-                if (_health.GaveUp(_key, Now) is { } down)
+                if (Health.GaveUp(_key, Now) is { } down)
                 {
                     Log.Warning("Node {0} is down: {1}", Name, error);
                     _events.WentDown(down);
@@ -527,6 +522,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 ScheduleNextCycle();
                 break;
         }
+        _deadlines.Release(Now);
         PublishStatus();
     }
 
@@ -546,21 +542,27 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void ScheduleNextCycle()
     {
-        if (PollsOnSchedule) Arm(_cycle.UntilNextCycle(Now, _health.DownFor(Now)));
+        if (PollsOnSchedule) Arm(_cycle.UntilNextCycle(Now, HealthNow.DownFor(Now)));
     }
 
     private bool PollsOnSchedule => _options.Scheduled && _logUrl is not null && _enabled;
 
-    private void Arm(TimeSpan delay)
-    {
-        Timers.StartSingleTimer(PollTimer, Tick, delay);
-        _nextPoll = Now + delay;
-    }
+    private void Arm(TimeSpan delay) => _deadlines.SetPoll(Now + delay, Now);
 
-    private void Disarm()
+    private void Disarm() => _deadlines.ClearPoll();
+
+    /// <summary>The node's one timer went off: its slot (or retry), its silence check, its down check, as they are due.</summary>
+    private void WokeUp()
     {
-        Timers.Cancel(PollTimer);
-        _nextPoll = null;
+        var due = _deadlines.WentOff(Now);
+        if ((due & NodeDeadlines.Due.Silence) != 0) Tell(_watch.SilenceChecked(Now, AlertNodeId));
+        if ((due & NodeDeadlines.Due.Down) != 0) ObservePolls();
+        if ((due & NodeDeadlines.Due.Poll) != 0)
+        {
+            _cycle.Ticked();
+            StartAttempt();
+        }
+        _deadlines.Rearm(Now);
     }
 
     private void RememberLatest(StoredMeasurement candidate)
@@ -575,7 +577,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void Measured(IReadOnlyList<Measurement> lines) => Tell(_watch.Measured(lines, _nodeId, _key, Now));
 
-    private void ObservePolls() => Tell(_watch.PollsObserved(_health.FailingSince, Now, AlertNodeId));
+    private void ObservePolls() => Tell(_watch.PollsObserved(HealthNow.FailingSince, Now, AlertNodeId));
 
     /// <summary>Each transition is logged once, here, and leaves through <see cref="NodeEvents"/>.</summary>
     private void Tell(List<Alert>? changes)
@@ -597,7 +599,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private PollOutcome Outcome(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error) =>
         new(_key, _nodeId, succeeded, stored, duplicates, rejected, error);
 
-    private NodeStatus Status() => _health.ToStatus(_key, _nodeId, _logUrl, _enabled, _nextPoll, _latest);
+    private NodeStatus Status() => HealthNow.ToStatus(_key, _nodeId, _logUrl, _enabled, _deadlines.Poll, _latest);
 
     private string Name => _nodeId is null ? _key : _nodeId == _key ? _key : $"{_nodeId} ({_key})";
 

@@ -6,27 +6,13 @@ using Isems.Storage;
 namespace Isems.Actors.Nodes;
 
 /// <summary>
-/// A node's alerts on its actor's timers: feeds <see cref="NodeAlerts"/> (the plain rules) what the actor sees, and
-/// arms the silence and down timers. It returns the transitions; the actor logs and publishes them from one place.
+/// A node's alerts on its actor's timer: feeds <see cref="NodeAlerts"/> (the plain rules) what the actor sees, and
+/// sets the silence and down checks as <see cref="NodeDeadlines"/> (none for a node never heard from, nor while its
+/// polls succeed). It returns the transitions; the actor logs and publishes them from one place.
 /// Owned by one <see cref="NodeActor"/>, and only ever called in that actor's turn.
 /// </summary>
-internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
+internal sealed class NodeAlertWatch(NodeAlerts alerts, NodeDeadlines deadlines)
 {
-    /// <summary>The node's silence timer went off.</summary>
-    internal sealed record SilenceCheck
-    {
-        public static readonly SilenceCheck Instance = new();
-    }
-
-    /// <summary>The node's down timer went off.</summary>
-    internal sealed record DownCheck
-    {
-        public static readonly DownCheck Instance = new();
-    }
-
-    private const string SilenceTimer = "alert-silent";
-    private const string DownTimer = "alert-down";
-
     private DateTimeOffset? _lastNew; // when the collector last got a new measurement of the node (for NodeSilent)
 
     public NodeAlerts Alerts => alerts;
@@ -47,7 +33,7 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
         }
         if (!fresh) return null;
         _lastNew = now;
-        timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, alerts.Options.Silent);
+        deadlines.SetSilence(now + alerts.Options.Silent, now);
         return changes;
     }
 
@@ -57,7 +43,7 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
         if (_lastNew is not { } lastNew) return null;
         var changes = new List<Alert>(0);
         alerts.SilenceChecked(lastNew, now, nodeId, changes);
-        if (alerts.Pending(AlertRule.NodeSilent)) timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, alerts.Options.RecheckAfter);
+        if (alerts.Pending(AlertRule.NodeSilent)) deadlines.SetSilence(now + alerts.Options.RecheckAfter, now);
         return changes;
     }
 
@@ -96,9 +82,9 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
         if (failingSince is { } since && !alerts.IsFiring(AlertRule.NodeDown))
         {
             var due = alerts.Pending(AlertRule.NodeDown) ? alerts.Options.RecheckAfter : since + alerts.Options.Down - now;
-            timers.StartSingleTimer(DownTimer, DownCheck.Instance, due > TimeSpan.Zero ? due : alerts.Options.RecheckAfter);
+            deadlines.SetDown(now + (due > TimeSpan.Zero ? due : alerts.Options.RecheckAfter), now);
         }
-        else timers.Cancel(DownTimer);
+        else deadlines.ClearDown();
         return changes;
     }
 
@@ -113,9 +99,9 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
         if (_lastNew is { } since && !alerts.IsFiring(AlertRule.NodeSilent))
         {
             var due = since + alerts.Options.Silent - now;
-            timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, due > alerts.Options.RecheckAfter ? due : alerts.Options.RecheckAfter);
+            deadlines.SetSilence(now + (due > alerts.Options.RecheckAfter ? due : alerts.Options.RecheckAfter), now);
         }
-        if (pollsFailing && !alerts.IsFiring(AlertRule.NodeDown)) timers.StartSingleTimer(DownTimer, DownCheck.Instance, alerts.Options.RecheckAfter);
+        if (pollsFailing && !alerts.IsFiring(AlertRule.NodeDown)) deadlines.SetDown(now + alerts.Options.RecheckAfter, now);
         return changes;
     }
 
@@ -123,6 +109,6 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, ITimerScheduler timers)
     {
         _lastNew = at;
         var due = at + alerts.Options.Silent - now;
-        timers.StartSingleTimer(SilenceTimer, SilenceCheck.Instance, due > TimeSpan.Zero ? due : TimeSpan.Zero);
+        deadlines.SetSilence(due > TimeSpan.Zero ? at + alerts.Options.Silent : now, now);
     }
 }

@@ -10,6 +10,12 @@ namespace Isems.Actors.Nodes;
 /// </summary>
 public sealed class NodeHealth
 {
+    /// <summary>
+    /// The health of a node not polled nor pushed yet, to read only: a node actor makes its own when it first needs to
+    /// count (most of a large idle fleet never does until its slot, and this is about 150 bytes a node).
+    /// </summary>
+    public static readonly NodeHealth Fresh = new();
+
     private DateTimeOffset? _failingSince;
 
     public NodeState State { get; private set; } = NodeState.Unknown;

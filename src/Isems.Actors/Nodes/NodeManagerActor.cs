@@ -7,9 +7,11 @@ namespace Isems.Actors.Nodes;
 
 /// <summary>
 /// Creates and finds the node actors by their one key and routes every <see cref="INodeMessage"/> to it. It keeps no
-/// node state of its own and no aliases, only the routing table, which is why a cluster shard region can later take
-/// its place. The fleet-wide answers come from the read models beside it (<see cref="FleetLatestActor"/>,
-/// <see cref="FleetStatusActor"/>), which the node actors keep current.
+/// node state and no table of its own, as a cluster shard region does not: a node's actor is the child named after its
+/// key (<see cref="IActorContext.Child"/>), so 100,000 nodes cost no dictionary entries and no death watch here. Only a
+/// node actor on its way out (purged, or moved to its id) is watched, and what comes for its key meanwhile waits for it
+/// to be gone, then goes to a new actor under the same name. The fleet-wide answers come from the read models beside
+/// it (<see cref="FleetLatestActor"/>, <see cref="FleetStatusActor"/>), which the node actors keep current.
 /// </summary>
 public sealed class NodeManagerActor : ReceiveActor
 {
@@ -23,6 +25,8 @@ public sealed class NodeManagerActor : ReceiveActor
     /// </summary>
     public static readonly TimeSpan StartBarrierTimeout = TimeSpan.FromSeconds(50);
 
+    private const string NodePrefix = "node-";
+
     private readonly IActorRef _writer;
     private readonly NodeLogFetcher _fetcher;
     private readonly PollingOptions _options;
@@ -30,9 +34,8 @@ public sealed class NodeManagerActor : ReceiveActor
     private readonly CollectorMetrics _metrics;
     private readonly NodeEvents _events;
     private readonly IActorRef _latest, _status;
-    private readonly Dictionary<string, IActorRef> _byKey = new(StringComparer.Ordinal);
-    private readonly Dictionary<IActorRef, string> _keyOf = [];
-    private int _incarnations;
+    // By child name, the node actors on their way out, with what came for their key meanwhile (rare, and short-lived).
+    private readonly Dictionary<string, (IActorRef Node, List<(object Message, IActorRef Sender)> Waiting)> _stopping = new(StringComparer.Ordinal);
     // Where each node actor asks for its saved state when it starts; none: the nodes start fresh.
     private readonly IActorRef? _loader;
 
@@ -58,35 +61,19 @@ public sealed class NodeManagerActor : ReceiveActor
         _options = options;
         _gate = new PollGate(options.MaxConcurrentPolls);
 
-        Receive<INodeQuery>(query =>
-        {
-            if (_byKey.TryGetValue(query.NodeKey, out var node)) node.Forward(query);
-            else Sender.Tell(new NodeNotFound(query.NodeKey));
-        });
-        Receive<RetireNode>(retire =>
-        {
-            var node = GetOrCreate(retire.NodeKey);
-            // A purged node's actor is on its way out: from now on its key routes to a new actor.
-            if (retire.PurgeRows) Forget(node);
-            node.Forward(retire);
-        });
-        Receive<StopNode>(stop =>
-        {
-            if (!_byKey.TryGetValue(stop.NodeKey, out var node)) return;
-            Forget(node);
-            node.Forward(stop);
-        });
-        Receive<StartPolling>(start =>
-        {
-            GetOrCreate(start.NodeKey).Forward(start);
-        });
-        Receive<INodeMessage>(message => GetOrCreate(message.NodeKey).Forward(message));
+        Receive<INodeMessage>(message => Route(message, Sender));
         // The nodes the database has rows of: each gets its actor, which loads its own state and answers with it.
         Receive<NodesFound>(found =>
         {
-            foreach (var key in found.NodeKeys) GetOrCreate(key);
+            foreach (var key in found.NodeKeys) GetOrCreate(ActorName(key), key);
         });
-        Receive<Terminated>(terminated => Forget(terminated.ActorRef));
+        Receive<Terminated>(terminated =>
+        {
+            // A node actor on its way out is gone: its name is free, and what waited for its key goes on now, in order.
+            var name = terminated.ActorRef.Path.Name;
+            if (!_stopping.Remove(name, out var stopping) || !stopping.Node.Equals(terminated.ActorRef)) return;
+            foreach (var (message, sender) in stopping.Waiting) Route((INodeMessage)message, sender);
+        });
 
         Receive<GetFleetLatest>(query => _latest.Forward(query));
         Receive<GetFleetStatus>(query => _status.Forward(query));
@@ -94,7 +81,8 @@ public sealed class NodeManagerActor : ReceiveActor
 
         Receive<AwaitNodesStarted>(_ =>
         {
-            var nodes = _keyOf.Select(kv => (kv.Value, kv.Key)).ToList();
+            var nodes = Context.GetChildren().Where(c => c.Path.Name.StartsWith(NodePrefix, StringComparison.Ordinal))
+                .Select(c => (c.Path.Name, c)).ToList();
             Context.ActorOf(FleetQueryActor<NodeStarted>.Props(nodes, _ => IsNodeStarted.Instance,
                 replies => new NodesStarted(replies.Count), Sender, StartBarrierTimeout));
         });
@@ -102,29 +90,55 @@ public sealed class NodeManagerActor : ReceiveActor
 
     protected override void PreStart() => _loader?.Tell(FindSavedNodes.Instance);
 
-    private IActorRef GetOrCreate(string key)
+    private void Route(INodeMessage message, IActorRef sender)
     {
-        if (_byKey.TryGetValue(key, out var node)) return node;
-        node = Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, null, _loader), ActorName(key));
+        var name = ActorName(message.NodeKey);
+        if (_stopping.Count > 0 && _stopping.TryGetValue(name, out var stopping))
+        {
+            stopping.Waiting.Add((message, sender));
+            return;
+        }
+        switch (message)
+        {
+            case INodeQuery query:
+                // A question about a node that exists: an unknown key gets an answer, not a new actor.
+                var found = Context.Child(name);
+                if (found.IsNobody()) sender.Tell(new NodeNotFound(query.NodeKey));
+                else found.Tell(query, sender);
+                break;
+            case StopNode stop:
+                var moving = Context.Child(name);
+                if (moving.IsNobody()) return;
+                Leaving(name, moving);
+                moving.Tell(stop, sender);
+                break;
+            case RetireNode { PurgeRows: true } retire:
+                // A purged node's actor is on its way out: what comes for its key from now on goes to a new actor.
+                var purged = GetOrCreate(name, retire.NodeKey);
+                purged.Tell(retire, sender);
+                Leaving(name, purged);
+                break;
+            default:
+                GetOrCreate(name, message.NodeKey).Tell(message, sender);
+                break;
+        }
+    }
+
+    /// <summary>The node actor stops by itself soon: it is watched until then (the only ones watched).</summary>
+    private void Leaving(string name, IActorRef node)
+    {
         Context.Watch(node);
-        _byKey[key] = node;
-        _keyOf[node] = key;
-        return node;
+        _stopping[name] = (node, []);
     }
 
-    private void Forget(IActorRef node)
+    private IActorRef GetOrCreate(string name, string key)
     {
-        if (_keyOf.Remove(node, out var key) && _byKey.TryGetValue(key, out var routed) && routed.Equals(node))
-            _byKey.Remove(key);
+        var node = Context.Child(name);
+        return node.IsNobody()
+            ? Context.ActorOf(NodeActor.Props(key, _writer, _fetcher, _gate, _options, _events, _metrics, null, _loader), name)
+            : node;
     }
 
-    /// <summary>
-    /// Node ids may hold any character but '/' and control characters; actor names may not. A node re-added while its
-    /// purged actor is still stopping gets a name of its own.
-    /// </summary>
-    private string ActorName(string key)
-    {
-        var name = "node-" + Uri.EscapeDataString(key);
-        return Context.Child(name).IsNobody() ? name : $"{name}~{++_incarnations}";
-    }
+    /// <summary>Node ids may hold any character but '/' and control characters; actor names may not.</summary>
+    private static string ActorName(string key) => NodePrefix + Uri.EscapeDataString(key);
 }

@@ -11,8 +11,10 @@ namespace Isems.Actors.Nodes;
 /// alerts still firing. Each node actor asks when it starts, as it must once a shard can start it in another process;
 /// the loader only saves the database 100,000 single-row queries (three queries at start, whatever the fleet's size).
 /// It never blocks: the database is read by a task piped back, and questions asked before that are stashed. Each
-/// entry is handed out once and then dropped; a node started later (moved to its id, added by an operator) is told
-/// that nothing was saved for it, as a fresh node.
+/// entry is handed out once and then dropped. A node actor that asks for a key the loader does not hold (one started
+/// after start-up: moved to its id, added by an operator, restarted, or, with sharding, moved from another process)
+/// gets its state read from its own rows (three small queries, a few at a time, retried while the database is away).
+/// During start-up a key the fleet-wide read did not find had nothing saved, and is answered at once.
 /// </summary>
 public sealed class NodeStateLoaderActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
@@ -21,7 +23,19 @@ public sealed class NodeStateLoaderActor : ReceiveActor, IWithUnboundedStash, IW
 
     private static readonly TimeSpan RetryMin = TimeSpan.FromSeconds(1), RetryMax = TimeSpan.FromSeconds(30);
 
+    private sealed record OneLoaded(NodeStateLoaded State, IActorRef ReplyTo);
+    private sealed record OneNotLoaded(string NodeKey, IActorRef ReplyTo, string Reason);
+    private sealed record LoadOneAgain(string NodeKey, IActorRef ReplyTo);
+
+    /// <summary>How many single-node reads run at once: a burst of nodes started together must not take every connection.</summary>
+    private const int MaxReadsAtOnce = 4;
+
     private readonly Func<CancellationToken, Task<NodeStartState>> _load;
+    private readonly Func<string, CancellationToken, Task<NodeStateLoaded>>? _loadOne;
+    private readonly Queue<(string NodeKey, IActorRef ReplyTo)> _queued = new();
+    private int _reading, _readFailures;
+    // Until start-up is done: the fleet-wide read answers, and the keys already handed out (asked again: read one).
+    private HashSet<string>? _handedOut = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private Dictionary<string, LogBookmark> _bookmarks = new(StringComparer.Ordinal);
     // By the node id they name, the bookmarks saved under a node's address (the newest per id).
@@ -36,16 +50,20 @@ public sealed class NodeStateLoaderActor : ReceiveActor, IWithUnboundedStash, IW
 
     /// <param name="store">Where the bookmarks, latest rows and alerts are read from.</param>
     public static Props Props(MeasurementStore store) =>
-        Akka.Actor.Props.Create(() => new NodeStateLoaderActor(ct => NodeStartState.LoadAsync(store, ct)));
+        Akka.Actor.Props.Create(() => new NodeStateLoaderActor(ct => NodeStartState.LoadAsync(store, ct),
+            (key, ct) => NodeStartState.LoadOneAsync(store, key, ct)));
 
     /// <summary>For tools and benchmarks with no database: the bookmarks given, nothing else.</summary>
     public static Props Props(IReadOnlyCollection<LogBookmark> bookmarks) =>
         Akka.Actor.Props.Create(() => new NodeStateLoaderActor(
-            _ => Task.FromResult(new NodeStartState(bookmarks, Array.Empty<StoredMeasurement>(), Array.Empty<Alert>()))));
+            _ => Task.FromResult(new NodeStartState(bookmarks, Array.Empty<StoredMeasurement>(), Array.Empty<Alert>())), null));
 
-    public NodeStateLoaderActor(Func<CancellationToken, Task<NodeStartState>> load)
+    /// <param name="loadOne">Reads one node's saved state; none (tools without a database): nothing was saved.</param>
+    public NodeStateLoaderActor(
+        Func<CancellationToken, Task<NodeStartState>> load, Func<string, CancellationToken, Task<NodeStateLoaded>>? loadOne)
     {
         _load = load;
+        _loadOne = loadOne;
         Become(Loading);
     }
 
@@ -80,6 +98,11 @@ public sealed class NodeStateLoaderActor : ReceiveActor, IWithUnboundedStash, IW
     {
         Receive<LoadNodeState>(load =>
         {
+            if (_handedOut is null || !_handedOut.Add(load.NodeKey))
+            {
+                ReadOne(load.NodeKey, Sender);
+                return;
+            }
             // Saved under the node's key, or else under its address before it moved to its id (the bookmark names the
             // id). The latter is handed to both: the actor under the address may yet ask, read the id from it and
             // have the registry move the node (which then goes on from that actor's position).
@@ -100,9 +123,51 @@ public sealed class NodeStateLoaderActor : ReceiveActor, IWithUnboundedStash, IW
             _latest = new(StringComparer.Ordinal);
             _firing = new(StringComparer.Ordinal);
             _loggedIds = null;
+            _handedOut = null;
             Sender.Tell(ForgetUnclaimedState.Instance);
         });
+        Receive<OneLoaded>(loaded =>
+        {
+            _reading--;
+            _readFailures = 0;
+            loaded.ReplyTo.Tell(loaded.State);
+            ReadQueued();
+        });
+        Receive<OneNotLoaded>(failed =>
+        {
+            // The database is away: the node waits for its state, as at start, and its read is tried again.
+            _reading--;
+            var delay = Isems.Actors.Backoff.Exponential(RetryMin, RetryMax, _readFailures++);
+            _log.Warning("Reading the saved state of node {0} failed ({1}); trying again in {2:0.#} s", failed.NodeKey, failed.Reason, delay.TotalSeconds);
+            Timers.StartSingleTimer(("one", failed.NodeKey), new LoadOneAgain(failed.NodeKey, failed.ReplyTo), delay);
+            ReadQueued();
+        });
+        Receive<LoadOneAgain>(again => ReadOne(again.NodeKey, again.ReplyTo));
         Receive<GetLoggedIds>(_ => Sender.Tell(new LoggedIds(_loggedIds)));
+    }
+
+    /// <summary>A node's state read from its own rows, a few nodes at a time; the answer goes to the node actor.</summary>
+    private void ReadOne(string key, IActorRef replyTo)
+    {
+        if (_loadOne is null)
+        {
+            replyTo.Tell(new NodeStateLoaded(key, null, null, null));
+            return;
+        }
+        if (_reading >= MaxReadsAtOnce)
+        {
+            _queued.Enqueue((key, replyTo));
+            return;
+        }
+        _reading++;
+        _loadOne(key, CancellationToken.None).PipeTo(Self,
+            success: state => new OneLoaded(state, replyTo),
+            failure: error => new OneNotLoaded(key, replyTo, error.GetBaseException().Message));
+    }
+
+    private void ReadQueued()
+    {
+        while (_reading < MaxReadsAtOnce && _queued.TryDequeue(out var next)) ReadOne(next.NodeKey, next.ReplyTo);
     }
 
     private void Keep(NodeStartState state)
@@ -147,5 +212,18 @@ public sealed record NodeStartState(IReadOnlyCollection<LogBookmark> Bookmarks, 
         var since = DateTimeOffset.UtcNow - AlertBookActor.ResolvedKept;
         var alerts = AlertBookActor.FromStore(await store.AlertsAsync(since.ToUnixTimeMilliseconds(), ct).ConfigureAwait(false));
         return new NodeStartState(bookmarks, latest, alerts);
+    }
+
+    /// <summary>
+    /// One node's saved state, read from its own rows: its bookmark (under its key, or else the furthest one saved
+    /// under an address whose lines carry it as their id), its newest row and its alerts still firing.
+    /// </summary>
+    public static async Task<NodeStateLoaded> LoadOneAsync(MeasurementStore store, string key, CancellationToken ct)
+    {
+        var bookmarks = await store.BookmarksOfAsync(key, ct).ConfigureAwait(false);
+        var bookmark = bookmarks.FirstOrDefault(b => b.NodeKey == key) ?? bookmarks.Where(b => b.NodeId == key).MaxBy(b => b.Offset);
+        var latest = await store.HistoryAsync(key, 1, ct).ConfigureAwait(false);
+        var firing = AlertBookActor.FromStore(await store.FiringAlertsAsync(key, ct).ConfigureAwait(false));
+        return new NodeStateLoaded(key, bookmark, latest.Count > 0 ? latest[0] : null, firing.Count > 0 ? firing : null);
     }
 }

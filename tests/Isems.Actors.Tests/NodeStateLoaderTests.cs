@@ -1,0 +1,54 @@
+using Akka.Actor;
+using Isems.Actors.Nodes;
+using Isems.Actors.Polling;
+using Isems.Actors.Writing;
+using Xunit.Abstractions;
+
+namespace Isems.Actors.Tests;
+
+/// <summary>
+/// A node actor started after start-up (the loader's fleet-wide read already dropped: moved to its id, added later,
+/// or, with sharding, started in another process) loads its own saved state from its rows. Real SQLite file,
+/// simulated node over HTTP.
+/// </summary>
+public sealed class NodeStateLoaderTests(ITestOutputHelper output) : CollectorTestKit(output)
+{
+    [Fact]
+    public async Task A_node_actor_started_after_the_preload_was_dropped_gets_its_bookmark_and_latest_row_from_the_database()
+    {
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
+
+        // Before: the node polled under its id, its lines and bookmark stored; then its actors stop.
+        var firstWriter = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer-before");
+        var firstNodes = Sys.ActorOf(NodeManagerActor.Props(firstWriter, NodeLogFetcher.Create(DefaultPolling), DefaultPolling), "nodes-before");
+        firstNodes.Tell(new StartPolling("Elektra-Dach", node.LogUrl));
+        Assert.Equal(5, (await firstNodes.Ask<PollOutcome>(new PollNow("Elektra-Dach"), TimeSpan.FromSeconds(10))).Stored);
+        foreach (var actor in new[] { firstNodes, firstWriter })
+        {
+            Watch(actor);
+            Sys.Stop(actor);
+            ExpectTerminated(actor);
+        }
+
+        // The loader reads the fleet at start, and start-up ends before anyone asked for this node: its preload is dropped.
+        var loader = Sys.ActorOf(NodeStateLoaderActor.Props(Store), "node-state");
+        await loader.Ask<ForgetUnclaimedState>(ForgetUnclaimedState.Instance, TimeSpan.FromSeconds(5));
+        var writer = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer");
+        var nodes = Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(DefaultPolling), DefaultPolling, loader: loader), "nodes");
+
+        // Asked directly: the node's own rows answer.
+        var state = await loader.Ask<NodeStateLoaded>(new LoadNodeState("Elektra-Dach"), TimeSpan.FromSeconds(5));
+        Assert.Equal(node.LogUrl.ToString(), state.Bookmark!.LogUrl);
+        Assert.Equal(node.NewestTimestamp, state.Latest!.Measurement.Timestamp);
+        Assert.Null((await loader.Ask<NodeStateLoaded>(new LoadNodeState("Unknown-Node"), TimeSpan.FromSeconds(5))).Bookmark);
+
+        // A node actor started now shows its newest stored row, and reads its log on from the saved bookmark.
+        nodes.Tell(new StartPolling("Elektra-Dach", node.LogUrl));
+        AwaitAssert(() => Assert.Equal(node.NewestTimestamp, StatusOf(nodes, "Elektra-Dach").Latest?.Measurement.Timestamp),
+            TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        node.Append();
+        var next = PollOnce(nodes, "Elektra-Dach");
+        Assert.Equal((1L, 0L), (next.LinesStored, next.LinesDuplicate));
+        Assert.Equal(6, await Store.CountAsync());
+    }
+}
