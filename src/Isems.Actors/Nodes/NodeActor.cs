@@ -40,7 +40,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     // The node's own state: configuration, its decisions, and what is under way
     private string? _nodeId;
-    private Uri? _logUrl;
+    private readonly NodeLog _log;
     private bool _enabled = true;
     private readonly PollCycle _cycle;
     private NodeHealth? _healthKept; // made when the node is first polled or pushes: most of a large idle fleet never is
@@ -48,12 +48,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private NodeHealth HealthNow => _healthKept ?? NodeHealth.Fresh; // to read without making one
     private PollTrace? _trace; // the poll's spans, only while a tracer listens
     private PushedLines? _pushed; // made when the node first pushes
-    private LogPosition _position = LogPosition.Start;
-    private LogBookmark? _resumeFrom; // saved before the last stop; taken up when the node is told its log URL
     private bool _holdingSlot;
     private long _correlation;
-    private (long Id, LogPosition Next, ParsedPayload Parsed)? _writing;
-    private readonly List<IActorRef> _waiters = [];
+    private List<IActorRef>? _waiters; // polls asked for by hand, answered when the attempt ends
     private IActorRef? _retireReplyTo;
     private StoredMeasurement? _latest;
     private NodeDeadlines _deadlines = null!; // made in PreStart: the next poll, silence and down checks, on one timer
@@ -77,17 +74,27 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
         CollectorMetrics? metrics = null, LogBookmark? resumeFrom = null, IActorRef? loader = null)
     {
-        // Only variables in the expression: Akka compiles any other argument expression, once per actor created, and
-        // for 100,000 nodes that was 14 s of start-up and a dynamic method each to collect afterwards.
-        var recorded = metrics ?? CollectorMetrics.None;
-        return Akka.Actor.Props.Create(() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, recorded, resumeFrom, loader));
+        // A producer, not an expression: Akka reads an expression's arguments by reflection and makes the actor with
+        // Activator.CreateInstance, which for 100,000 nodes was a good part of the start-up's CPU.
+        return Akka.Actor.Props.CreateBy(new Producer(nodeKey, writer, fetcher, gate, options, events, metrics ?? CollectorMetrics.None, resumeFrom, loader));
+    }
+
+    private sealed class Producer(
+        string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
+        CollectorMetrics metrics, LogBookmark? resumeFrom, IActorRef? loader) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(NodeActor);
+
+        public ActorBase Produce() => new NodeActor(nodeKey, writer, fetcher, gate, options, events, metrics, resumeFrom, loader);
+
+        public void Release(ActorBase actor) { }
     }
 
     public NodeActor(
         string nodeKey, IActorRef writer, NodeLogFetcher fetcher, PollGate gate, PollingOptions options, NodeEvents events,
         CollectorMetrics metrics, LogBookmark? resumeFrom, IActorRef? loader)
     {
-        _resumeFrom = resumeFrom;
+        _log = new NodeLog(nodeKey, resumeFrom);
         _loader = loader;
         _metrics = metrics;
         _events = events;
@@ -111,7 +118,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _events.StatusChanged(Status(), Self, replaces: moved.Status.NodeKey);
                 break;
             case StartPolling start:
-                var logged = LoggedId(start.LogUrl);
+                var logged = _log.LoggedId(start.LogUrl);
                 OnStartPolling(start);
                 PublishStatus();
                 IdentifyFromBookmark(logged);
@@ -123,7 +130,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 Timers.Cancel(IdentifyTimer);
                 break;
             case StopPolling stop:
-                UseLog(stop.LogUrl);
+                _log.Use(stop.LogUrl);
                 _enabled = false;
                 Disarm();
                 PublishStatus();
@@ -136,8 +143,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _pushed?.FailAll("the node moved to its id");
                 // A poll asked for by the address as the node moved is handed on to the node under its id, which the
                 // registry has already started (it asks for the start before this stop), so its asker gets that answer.
-                foreach (var waiter in _waiters) Context.Parent.Tell(new PollNow(stop.MovedTo), waiter);
-                _waiters.Clear();
+                foreach (var waiter in TakeWaiters()) Context.Parent.Tell(new PollNow(stop.MovedTo), waiter);
                 Context.Stop(Self);
                 break;
             case NodeDeadlines.WakeUp:
@@ -152,12 +158,12 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case Fetched fetched:
                 OnFetched(fetched.Result);
                 break;
-            case LinesWritten written when written.CorrelationId == _writing?.Id:
+            case LinesWritten written when _log.IsWriting(written.CorrelationId):
                 OnLinesWritten(written);
                 break;
-            case LinesNotWritten failed when failed.CorrelationId == _writing?.Id:
+            case LinesNotWritten failed when _log.IsWriting(failed.CorrelationId):
                 // The database is away, not the node: the node keeps its state, and the lines are fetched again next time.
-                _writing = null;
+                _log.NotWritten();
                 _metrics.Poll("not_stored");
                 EndAttempt(false, 0, 0, RejectionCounts.None, $"lines not stored: {failed.Reason}", nodeFailed: false);
                 break;
@@ -197,7 +203,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         switch (message)
         {
             case NodeStateLoaded loaded:
-                if (loaded.Bookmark is { } bookmark && _logUrl is null) _resumeFrom ??= bookmark;
+                if (loaded.Bookmark is { } bookmark) _log.Saved(bookmark);
                 if (loaded.Latest is { } latest)
                 {
                     RememberLatest(latest);
@@ -231,7 +237,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void OnStartPolling(StartPolling start)
     {
-        UseLog(start.LogUrl);
+        _log.Use(start.LogUrl);
         _enabled = true;
         _cycle.Configure(start.Settings?.Interval, start.Settings?.Timeout);
         if (_cycle.Fetching) return;
@@ -257,11 +263,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             _watch.TakeUp(alerts, Now);
         }
         // Read on exactly from where the actor under the address stopped, as it would have.
-        if (moved.Position is { } p && _logUrl is null)
-        {
-            _logUrl = new Uri(p.LogUrl);
-            _position = new LogPosition(p.Offset, p.PrefixHash, p.TailHash, p.TailLength);
-        }
+        _log.TakeUp(moved.Position);
     }
 
     /// <summary>
@@ -275,10 +277,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         _nodeId = logged;
         Identify();
     }
-
-    /// <summary>The id the bookmark saved for <paramref name="logUrl"/> names (read before the bookmark is taken up).</summary>
-    private string? LoggedId(Uri logUrl) =>
-        _logUrl is null && _resumeFrom is { NodeId: { } id } saved && saved.LogUrl == logUrl.ToString() ? id : null;
 
     /// <summary>
     /// Tells the registry the node's id. Told again, with backoff, until the registry moves the node (this actor
@@ -294,39 +292,33 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private int _identifyAttempts;
 
-    private NodeSnapshot Snapshot() => new(Status(), _logUrl is null ? null : new LogBookmark(
-        _key, _logUrl.ToString(), _position.Offset, _position.PrefixHash, _position.TailHash, _position.TailLength, _nodeId),
-        _watch.Carry());
+    private NodeSnapshot Snapshot() => new(Status(), _log.Bookmark(_nodeId), _watch.Carry());
 
     private void OnPollNow()
     {
-        if (_logUrl is null)
+        if (_log.Url is null)
         {
             ReplyTo.Tell(Outcome(false, 0, 0, RejectionCounts.None, "the node is not polled: it has no log URL"));
             return;
         }
-        _waiters.Add(ReplyTo);
+        (_waiters ??= []).Add(ReplyTo);
         if (!_cycle.Fetching) StartAttempt();
     }
 
-    private void UseLog(Uri logUrl)
+    private List<IActorRef> TakeWaiters()
     {
-        if (_logUrl != logUrl)
-            _position = _resumeFrom is { } saved && saved.LogUrl == logUrl.ToString()
-                ? new LogPosition(saved.Offset, saved.PrefixHash, saved.TailHash, saved.TailLength, Resumed: true)
-                : LogPosition.Start;
-        _resumeFrom = null;
-        _logUrl = logUrl;
+        var waiters = _waiters ?? [];
+        _waiters = null;
+        return waiters;
     }
 
     private void Retire(RetireNode retire)
     {
         Disarm();
-        _logUrl = null;
+        _log.Forget();
         _enabled = true;
         var removed = Outcome(false, 0, 0, RejectionCounts.None, "the node was removed");
-        foreach (var waiter in _waiters) waiter.Tell(removed);
-        _waiters.Clear();
+        foreach (var waiter in TakeWaiters()) waiter.Tell(removed);
         if (!retire.PurgeRows)
         {
             // Like a node only known from the database: its latest data stays visible, nothing is fetched.
@@ -412,8 +404,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         _holdingSlot = true;
         Health.Attempted(Now);
-        _trace = PollTrace.Start(_key, _logUrl!);
-        _fetcher.FetchAsync(_logUrl!, _position, _cycle.Timeout).PipeTo(Self,
+        _trace = PollTrace.Start(_key, _log.Url!);
+        _fetcher.FetchAsync(_log.Url!, _log.Position, _cycle.Timeout).PipeTo(Self,
             success: result => new Fetched(result),
             failure: error => new Fetched(new FetchFailed(error.Message)));
     }
@@ -429,24 +421,20 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 var parsed = LineParser.ParsePayload(log.Content.Span, Now.ToUnixTimeSeconds());
                 _trace?.Parsed(parsed);
                 _metrics.Rejected(parsed.Rejections);
-                if (log.FromStart && _position.Offset > 0)
+                if (log.FromStart && _log.Position.Offset > 0)
                     Log.Debug("Node {0}: reading the whole log again (rotated, or Range not honoured)", Name);
                 if (parsed.Lines.Count == 0)
                 {
-                    _position = log.Next;
+                    _log.Read(log.Next);
                     _metrics.Poll("success");
                     EndAttempt(true, 0, 0, parsed.Rejections, RejectionNote(parsed), nodeFailed: false);
                     return;
                 }
-                _writing = (++_correlation, log.Next, parsed);
-                var next = log.Next;
-                _writer.Tell(new WriteLines(parsed.Lines, _correlation, new LogBookmark(
-                    _key, _logUrl!.ToString(), next.Offset, next.PrefixHash, next.TailHash, next.TailLength, parsed.Lines[^1].NodeId),
-                    _trace?.Step("write") ?? default));
+                _writer.Tell(_log.Write(++_correlation, log.Next, parsed, _trace?.Step("write") ?? default));
                 break;
 
             case LogMissing:
-                _position = LogPosition.Start;
+                _log.Missing();
                 _metrics.Poll("no_log");
                 EndAttempt(true, 0, 0, RejectionCounts.None, "no log (HTTP 404): rotated away until its next line", nodeFailed: false);
                 break;
@@ -460,9 +448,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void OnLinesWritten(LinesWritten written)
     {
-        var (_, next, parsed) = _writing!.Value;
-        _writing = null;
-        _position = next;
+        var parsed = _log.Written();
         var newest = written.Outcome.Newest;
         var own = newest.Where(m => m.Measurement.NodeId == _nodeId).ToList();
         var identified = false;
@@ -502,8 +488,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         if (succeeded || nodeFailed) ObservePolls();
 
         var outcome = Outcome(succeeded, stored, duplicates, rejected, error);
-        foreach (var waiter in _waiters) waiter.Tell(outcome);
-        _waiters.Clear();
+        foreach (var waiter in TakeWaiters()) waiter.Tell(outcome);
 
         switch (_cycle.Ended(succeeded, nodeFailed, PollsOnSchedule))
         {
@@ -545,7 +530,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         if (PollsOnSchedule) Arm(_cycle.UntilNextCycle(Now, HealthNow.DownFor(Now)));
     }
 
-    private bool PollsOnSchedule => _options.Scheduled && _logUrl is not null && _enabled;
+    private bool PollsOnSchedule => _options.Scheduled && _log.Url is not null && _enabled;
 
     private void Arm(TimeSpan delay) => _deadlines.SetPoll(Now + delay, Now);
 
@@ -599,7 +584,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private PollOutcome Outcome(bool succeeded, int stored, int duplicates, RejectionCounts rejected, string? error) =>
         new(_key, _nodeId, succeeded, stored, duplicates, rejected, error);
 
-    private NodeStatus Status() => HealthNow.ToStatus(_key, _nodeId, _logUrl, _enabled, _deadlines.Poll, _latest);
+    private NodeStatus Status() => HealthNow.ToStatus(_key, _nodeId, _log.Url, _enabled, _deadlines.Poll, _latest);
 
     private string Name => _nodeId is null ? _key : _nodeId == _key ? _key : $"{_nodeId} ({_key})";
 
