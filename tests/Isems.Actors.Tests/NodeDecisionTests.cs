@@ -94,3 +94,61 @@ public sealed class NodeDecisionTests
         Assert.Equal((NodeState.Up, 1L, 4_000L, 17L, 5L), (moved.State, moved.Polls, moved.BytesFetched, moved.LinesStored, moved.LinesPushed));
     }
 }
+
+/// <summary>A node's deadlines on its one timer: what is armed when, and what is due when it goes off.</summary>
+public sealed class NodeDeadlineTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Records what the deadlines arm: the timer's delays, in order.</summary>
+    private sealed class RecordingTimers : Akka.Actor.ITimerScheduler
+    {
+        public readonly List<TimeSpan> Armed = [];
+        public void StartSingleTimer(object key, object msg, TimeSpan timeout) => Armed.Add(timeout);
+        public void StartSingleTimer(object key, object msg, TimeSpan timeout, Akka.Actor.IActorRef sender) => Armed.Add(timeout);
+        public void StartPeriodicTimer(object key, object msg, TimeSpan interval) => throw new NotSupportedException();
+        public void StartPeriodicTimer(object key, object msg, TimeSpan initialDelay, TimeSpan interval) => throw new NotSupportedException();
+        public void StartPeriodicTimer(object key, object msg, TimeSpan interval, Akka.Actor.IActorRef sender) => throw new NotSupportedException();
+        public void StartPeriodicTimer(object key, object msg, TimeSpan initialDelay, TimeSpan interval, Akka.Actor.IActorRef sender) => throw new NotSupportedException();
+        public bool IsTimerActive(object key) => Armed.Count > 0;
+        public void Cancel(object key) => throw new NotSupportedException();
+        public void CancelAll() => throw new NotSupportedException();
+        public IReadOnlyCollection<object> ActiveTimers => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void One_timer_for_the_nearest_deadline_armed_again_only_when_a_deadline_comes_earlier()
+    {
+        var timers = new RecordingTimers();
+        var deadlines = new NodeDeadlines(timers);
+
+        // The slot in a minute, the silence check in 45: one timer, for the slot.
+        deadlines.SetPoll(T0.AddMinutes(1), T0);
+        deadlines.SetSilence(T0.AddMinutes(45), T0);
+        Assert.Equal([TimeSpan.FromMinutes(1)], timers.Armed);
+        Assert.Equal(T0.AddMinutes(1), deadlines.Poll);
+
+        // The slot comes: only it is due. A poll is under way (held), a new line moves the silence check on and the
+        // poll's end sets the next slot: one timer armed, for that slot.
+        Assert.Equal(NodeDeadlines.Due.Poll, deadlines.WentOff(T0.AddMinutes(1)));
+        Assert.Null(deadlines.Poll);
+        deadlines.Hold();
+        deadlines.Rearm(T0.AddMinutes(1));
+        deadlines.SetSilence(T0.AddMinutes(46), T0.AddMinutes(1));
+        deadlines.SetPoll(T0.AddMinutes(2), T0.AddMinutes(1));
+        deadlines.Release(T0.AddMinutes(1));
+        Assert.Equal([TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1)], timers.Armed);
+
+        // The node stops being polled on schedule: the timer armed for the slot goes off, finds nothing due and arms for
+        // the silence check; then the check and a down check set meanwhile are both due at once.
+        deadlines.ClearPoll();
+        Assert.Equal(NodeDeadlines.Due.None, deadlines.WentOff(T0.AddMinutes(2)));
+        deadlines.Rearm(T0.AddMinutes(2));
+        Assert.Equal(TimeSpan.FromMinutes(44), timers.Armed[^1]);
+        deadlines.SetDown(T0.AddMinutes(46), T0.AddMinutes(2));
+        Assert.Equal(3, timers.Armed.Count);
+        Assert.Equal(NodeDeadlines.Due.Silence | NodeDeadlines.Due.Down, deadlines.WentOff(T0.AddMinutes(46)));
+        deadlines.Rearm(T0.AddMinutes(46));
+        Assert.Equal(3, timers.Armed.Count); // nothing left: nothing armed
+    }
+}

@@ -10,16 +10,16 @@ namespace Isems.Actors.Nodes;
 /// new line moving the silence check on) lets it go off early, find nothing due and arm for the next, so a steady
 /// poll costs one scheduling, not two. Owned by one <see cref="NodeActor"/>, only ever called in its turn.
 /// </summary>
-internal sealed class NodeDeadlines(ITimerScheduler timers)
+public sealed class NodeDeadlines(ITimerScheduler timers)
 {
     /// <summary>The node's timer went off.</summary>
-    internal sealed record WakeUp
+    public sealed record WakeUp
     {
         public static readonly WakeUp Instance = new();
     }
 
     [Flags]
-    internal enum Due
+    public enum Due
     {
         None = 0,
         Poll = 1,
