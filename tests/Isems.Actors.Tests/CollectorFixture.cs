@@ -67,6 +67,20 @@ public abstract class CollectorTestKit : TestKit, IAsyncLifetime
         return registry;
     }
 
+    /// <summary>
+    /// The node registry (journal in memory) as the collector starts it: <paramref name="configured"/> (ISEMS_ROUTER_IPS)
+    /// merged in once it has recovered. Returned once merged; found by the node actors unless <paramref name="register"/> is false.
+    /// </summary>
+    protected async Task<IActorRef> StartRegistryAsync(
+        IActorRef nodes, IReadOnlyList<Uri> configured, bool register = true, string name = "node-registry", string? stream = null)
+    {
+        var startup = new CollectorStartup();
+        var registry = Sys.ActorOf(NodeRegistryActor.Props(nodes, stream ?? $"node-registry-{Guid.NewGuid():N}", configured, startup: startup), name);
+        if (register) ActorRegistry.For(Sys).Register<NodeRegistryActor>(registry);
+        await startup.Merged.WaitAsync(TimeSpan.FromSeconds(5));
+        return registry;
+    }
+
     /// <summary>Waits (in real time) until the node has finished <paramref name="polls"/> attempts and armed its next timer.</summary>
     protected NodeStatus AwaitPolls(IActorRef nodes, string key, long polls)
     {

@@ -225,8 +225,7 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
         var nodes = StartNodes();
-        var registry = StartRegistry(nodes);
-        await registry.Ask<RegistryEntries>(new MergeConfiguredNodes([node.LogUrl]), TimeSpan.FromSeconds(5));
+        var registry = await StartRegistryAsync(nodes, [node.LogUrl]);
         var key = node.LogUrl.ToString();
 
         var armed = AwaitArmed(nodes, key);

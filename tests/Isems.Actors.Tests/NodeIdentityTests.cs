@@ -28,8 +28,8 @@ public sealed class NodeIdentityTests(ITestOutputHelper output) : CollectorTestK
         var firstNodes = Sys.ActorOf(NodeManagerActor.Props(firstWriter, NodeLogFetcher.Create(DefaultPolling), DefaultPolling), "nodes-before");
         firstNodes.Tell(new StartPolling(key, node.LogUrl));
         Assert.True((await firstNodes.Ask<PollOutcome>(new PollNow(key), TimeSpan.FromSeconds(10))).Succeeded);
-        var firstRegistry = Sys.ActorOf(NodeRegistryActor.Props(CreateTestProbe().Ref, stream), "registry-before");
-        var merged = await firstRegistry.Ask<RegistryEntries>(new MergeConfiguredNodes([node.LogUrl]), TimeSpan.FromSeconds(5));
+        var firstRegistry = await StartRegistryAsync(CreateTestProbe().Ref, [node.LogUrl], register: false, name: "registry-before", stream: stream);
+        var merged = await firstRegistry.Ask<RegistryEntries>(new GetRegisteredNodes(), TimeSpan.FromSeconds(5));
         Assert.Equal(key, Assert.Single(merged.Nodes).Key);
         foreach (var actor in new[] { firstNodes, firstRegistry, firstWriter })
         {
@@ -72,8 +72,7 @@ public sealed class NodeIdentityTests(ITestOutputHelper output) : CollectorTestK
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
         var key = node.LogUrl.ToString();
         var nodes = StartNodes();
-        var registry = Sys.ActorOf(NodeRegistryActor.Props(nodes, $"node-registry-{Guid.NewGuid():N}"), "node-registry");
-        await registry.Ask<RegistryEntries>(new MergeConfiguredNodes([node.LogUrl]), TimeSpan.FromSeconds(5));
+        var registry = await StartRegistryAsync(nodes, [node.LogUrl], register: false);
 
         // The first good poll identifies the node while no registry can be reached (as while it restarts after its
         // journal failed: what is sent to it then is lost).

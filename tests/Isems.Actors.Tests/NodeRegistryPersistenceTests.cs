@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence.Sql;
+using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Isems.Actors.Nodes;
 using Isems.Actors.Registry;
@@ -48,6 +49,31 @@ public sealed class NodeRegistryPersistenceTests : TestKit
     }
 
     private IActorRef StartRegistry(IActorRef nodes) => Sys.ActorOf(NodeRegistryActor.Props(nodes, _stream));
+
+    /// <summary>
+    /// The registry as the collector starts it: <paramref name="configured"/> (ISEMS_ROUTER_IPS) merged in once it has
+    /// recovered, with the ids a loader says the saved bookmarks name (<paramref name="logged"/>). Its entries once merged.
+    /// </summary>
+    private IReadOnlyList<RegisteredNode> StartMerging(out IActorRef registry, IActorRef nodes, IReadOnlyList<Uri> configured,
+        bool persist = true, IReadOnlyDictionary<string, string>? logged = null)
+    {
+        var startup = new CollectorStartup();
+        IActorRef? loader = null;
+        if (logged is not null)
+        {
+            var probe = CreateTestProbe();
+            probe.SetAutoPilot(new DelegateAutoPilot((sender, message) =>
+            {
+                if (message is GetLoggedIds) sender.Tell(new LoggedIds(logged));
+                return AutoPilot.KeepRunning;
+            }));
+            loader = probe.Ref;
+        }
+        registry = Sys.ActorOf(NodeRegistryActor.Props(nodes, _stream, configured, persist, loader, startup));
+        Assert.True(startup.Merged.Wait(TimeSpan.FromSeconds(30)), "the configured nodes were not merged within 30 s");
+        registry.Tell(new GetRegisteredNodes());
+        return ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes;
+    }
 
     private void Stop(IActorRef registry)
     {
@@ -103,9 +129,7 @@ public sealed class NodeRegistryPersistenceTests : TestKit
         var sameId = new Uri("http://10.4.0.3/ISEMS/ffopenmppt.log"); // a second address whose lines carry the same id
         var logged = new Dictionary<string, string> { [identified.AbsoluteUri] = "node-a", [sameId.AbsoluteUri] = "node-a" };
         var nodes = CreateTestProbe();
-        var registry = StartRegistry(nodes.Ref);
-        registry.Tell(new MergeConfiguredNodes([identified, unknown, sameId], LoggedIds: logged));
-        var merged = ExpectMsg<RegistryEntries>().Nodes;
+        var merged = StartMerging(out var registry, nodes.Ref, [identified, unknown, sameId], logged: logged);
         var polled = new[] { nodes.ExpectMsg<StartPolling>(), nodes.ExpectMsg<StartPolling>(), nodes.ExpectMsg<StartPolling>() };
         Stop(registry);
         var again = StartRegistry(CreateTestProbe().Ref);
@@ -125,9 +149,7 @@ public sealed class NodeRegistryPersistenceTests : TestKit
     [Fact]
     public void A_merge_without_persist_is_forgotten_by_the_next_start()
     {
-        var registry = StartRegistry(CreateTestProbe().Ref);
-        registry.Tell(new MergeConfiguredNodes([new Uri("http://10.2.0.1/ISEMS/ffopenmppt.log")], Persist: false));
-        Assert.Single(ExpectMsg<RegistryEntries>().Nodes);
+        Assert.Single(StartMerging(out var registry, CreateTestProbe().Ref, [new Uri("http://10.2.0.1/ISEMS/ffopenmppt.log")], persist: false));
         Stop(registry);
 
         var again = StartRegistry(CreateTestProbe().Ref);
@@ -139,9 +161,7 @@ public sealed class NodeRegistryPersistenceTests : TestKit
     public void A_merge_of_a_large_configuration_is_one_event_and_comes_back_whole()
     {
         var urls = Enumerable.Range(0, 1000).Select(i => new Uri($"http://10.3.{i / 250}.{i % 250}/ISEMS/ffopenmppt.log")).ToList();
-        var registry = StartRegistry(CreateTestProbe().Ref);
-        registry.Tell(new MergeConfiguredNodes(urls));
-        Assert.Equal(1000, ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes.Count);
+        Assert.Equal(1000, StartMerging(out var registry, CreateTestProbe().Ref, urls).Count);
         // A large merge is followed by a snapshot; it is let finish, so the next registry's recovery does not race it.
         AwaitCondition(() => Count("snapshot") == 1, TimeSpan.FromSeconds(10));
         Stop(registry);
@@ -149,9 +169,7 @@ public sealed class NodeRegistryPersistenceTests : TestKit
         Assert.Equal("ConfigurationMerged", Scalar($"SELECT manifest FROM journal WHERE persistence_id = '{_stream}'")); // its own serializer
 
         // Half of them leave the configuration: one more event, and the other half stays.
-        var again = StartRegistry(CreateTestProbe().Ref);
-        again.Tell(new MergeConfiguredNodes(urls.Take(500).ToList()));
-        var kept = ExpectMsg<RegistryEntries>(TimeSpan.FromSeconds(30)).Nodes;
+        var kept = StartMerging(out var again, CreateTestProbe().Ref, urls.Take(500).ToList());
         AwaitCondition(() => Convert.ToInt64(Scalar($"SELECT MAX(sequence_number) FROM snapshot WHERE persistence_id = '{_stream}'")) == 2,
             TimeSpan.FromSeconds(10));
         Stop(again);

@@ -19,13 +19,14 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, NodeDeadlines deadlines)
 
     /// <summary>
     /// New lines of the node were stored: each feeds the status-bit rules once, in time order, and the node is not
-    /// silent (its silence timer starts again). Lines of other nodes (<paramref name="nodeId"/>, <paramref name="key"/>) are not its.
+    /// silent (its silence check moves on). Lines of other nodes (<paramref name="nodeId"/>, <paramref name="key"/>) are not its.
     /// </summary>
     public List<Alert>? Measured(IReadOnlyList<Measurement> lines, string? nodeId, string key, DateTimeOffset now)
     {
         var fresh = false;
         List<Alert>? changes = null;
-        foreach (var line in lines.Count > 1 ? lines.OrderBy(l => l.Timestamp) : (IEnumerable<Measurement>)lines)
+        // A log's lines come in time order: sorted only when they do not (a whole log read again was sorted for each node).
+        foreach (var line in InOrder(lines) ? lines : lines.OrderBy(l => l.Timestamp).ToList())
         {
             if (line.NodeId != nodeId && line.NodeId != key || line.Timestamp <= alerts.SeenUpTo) continue;
             alerts.Measured(line.Timestamp, line.Status, now, nodeId ?? key, changes ??= []);
@@ -37,7 +38,14 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, NodeDeadlines deadlines)
         return changes;
     }
 
-    /// <summary>The silence timer went off: NodeSilent observes how long no new line came.</summary>
+    private static bool InOrder(IReadOnlyList<Measurement> lines)
+    {
+        for (var i = 1; i < lines.Count; i++)
+            if (lines[i].Timestamp < lines[i - 1].Timestamp) return false;
+        return true;
+    }
+
+    /// <summary>The silence check is due: NodeSilent observes how long no new line came.</summary>
     public List<Alert>? SilenceChecked(DateTimeOffset now, string nodeId)
     {
         if (_lastNew is not { } lastNew) return null;

@@ -38,7 +38,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     private readonly Dictionary<string, string> _idByKey = new(StringComparer.Ordinal);
     private long _snapshotAt;
 
-    // Merged in at every recovery (ISEMS_ROUTER_IPS): none in tests that send MergeConfiguredNodes themselves.
+    // Merged in at every recovery (ISEMS_ROUTER_IPS): none in tests and tools that only recover.
     private readonly IReadOnlyList<Uri>? _configured;
     private readonly bool _persistMerge;
     private readonly IActorRef? _loader;
@@ -67,7 +67,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
     }
 
     /// <param name="persistenceId">The registry's stream in the journal; tests give each registry one of its own.</param>
-    /// <param name="configured">ISEMS_ROUTER_IPS, merged in once the journal is recovered (<see cref="MergeConfiguredNodes"/>),
+    /// <param name="configured">ISEMS_ROUTER_IPS, merged in once the journal is recovered (one event),
     /// with the ids the saved bookmarks name, asked of <paramref name="loader"/>.</param>
     /// <param name="persistMerge">False: the merge is held in memory only (the one-shot update-data).</param>
     /// <param name="startup">Told when the merge is done.</param>
@@ -110,8 +110,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         Command<AddNode>(OnAdd);
         Command<ChangeNode>(OnChange);
         Command<RemoveNode>(OnRemove);
-        Command<MergeConfiguredNodes>(merge => OnMerge(merge, Sender));
-        Command<LoggedIds>(logged => OnMerge(new MergeConfiguredNodes(_configured ?? [], _persistMerge, logged.ByLogUrl), null));
+        Command<LoggedIds>(logged => OnMerge(_configured ?? [], logged.ByLogUrl));
         Command<IdentifyNode>(OnIdentified);
         Command<GetRegisteredNodes>(_ => Sender.Tell(new RegistryEntries(Sorted())));
         Command<GetRegisteredNode>(get =>
@@ -205,8 +204,16 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         });
     }
 
-    /// <param name="replyTo">Answered with the entries; none: the merge at start, told to the start-up instead.</param>
-    private void OnMerge(MergeConfiguredNodes merge, IActorRef? replyTo)
+    /// <summary>
+    /// ISEMS_ROUTER_IPS merged in after recovery: nodes added under new URLs, configured nodes whose URL left the list
+    /// dropped, unless an operator changed or removed them, which wins. Without persisting (the one-shot
+    /// <c>update-data</c>, which may run beside the service) the merge is held in memory only and never written.
+    /// <paramref name="loggedIds"/>: by log URL (<see cref="Uri.AbsoluteUri"/>), the node id a stored log bookmark says its
+    /// lines carry: a node added under such a URL is registered under that id at once, not under its address until its
+    /// next good poll (a fleet polled before the registry recorded identity would otherwise get a second actor per node).
+    /// The start-up is told once it is applied.
+    /// </summary>
+    private void OnMerge(IReadOnlyList<Uri> urls, IReadOnlyDictionary<string, string>? loggedIds)
     {
         // Entries are matched by URL: a node already registered under it (from configuration or by an operator) is
         // left as it is, and one an operator removed stays removed.
@@ -214,7 +221,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         var planned = new HashSet<string>(StringComparer.Ordinal);
         var suffixes = new Dictionary<string, int>(StringComparer.Ordinal); // per host, the next number to try
         var plannedKeys = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var url in merge.Urls)
+        foreach (var url in urls)
         {
             if (_removedConfigured.Contains(url.ToString()) || OwnerOf(url, exceptId: null) is not null) continue;
             var id = ConfiguredId(url, planned, suffixes);
@@ -222,13 +229,13 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             // Identified by an earlier poll (its bookmark names the id its lines carry): keyed by that id from the start,
             // unless another node has the key already (two addresses serving one node id stay under their addresses).
             var key = url.ToString();
-            if (merge.LoggedIds is { } logged && logged.TryGetValue(url.AbsoluteUri, out var nodeId)
+            if (loggedIds is { } logged && logged.TryGetValue(url.AbsoluteUri, out var nodeId)
                 && !_idByKey.ContainsKey(nodeId) && plannedKeys.Add(nodeId))
                 key = nodeId;
             added.Add(new RegisteredNode(id, url, null, null, Enabled: true, Note: null,
                 NodeSource.Configuration, ChangedByOperator: false, Now, Now, Key: key));
         }
-        var wanted = merge.Urls.Select(u => u.AbsoluteUri).ToHashSet(StringComparer.Ordinal);
+        var wanted = urls.Select(u => u.AbsoluteUri).ToHashSet(StringComparer.Ordinal);
         var gone = _byId.Values
             .Where(n => n.Source == NodeSource.Configuration && !n.ChangedByOperator && !wanted.Contains(n.Url.AbsoluteUri))
             .ToList();
@@ -239,13 +246,12 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
                 _log.Info("ISEMS_ROUTER_IPS merged into the node registry: {0} added, {1} gone", added.Count, gone.Count);
             foreach (var node in gone) _nodes.Tell(new RetireNode(node.Key, PurgeRows: false));
             foreach (var node in added) _nodes.Tell(Polling(node, pollAtOnce: false));
-            if (replyTo is null) _startup?.RegistryMerged();
-            else replyTo.Tell(new RegistryEntries(Sorted()));
+            _startup?.RegistryMerged();
         }
 
         // One event for the whole merge: a fleet of 100,000 configured nodes is one journal write, not 100,000.
         var merged = new ConfigurationMerged([.. added], [.. gone.Select(n => n.Id)]);
-        if (!merge.Persist)
+        if (!_persistMerge)
         {
             _persisting = false;
             Apply(merged);

@@ -15,18 +15,6 @@ public sealed record GetRegisteredNodes;
 
 public sealed record GetRegisteredNode(string Id);
 
-/// <summary>
-/// The node addresses from <c>ISEMS_ROUTER_IPS</c>, sent once at start: new ones are added, ones no longer there are
-/// dropped, unless an operator changed or removed them, which wins. Without <paramref name="Persist"/> (the one-shot
-/// <c>update-data</c>, which may run beside the service) the merge is held in memory only and never written.
-/// Answered with <see cref="RegistryEntries"/> once applied.
-/// </summary>
-/// <param name="LoggedIds">By log URL (<see cref="Uri.AbsoluteUri"/>), the node id a stored log bookmark says its lines
-/// carry: a node added under such a URL is registered under that id at once, not under its address until its next good
-/// poll (a fleet polled before the registry recorded identity would otherwise get a second actor per node, under the id
-/// its restored latest row names).</param>
-public sealed record MergeConfiguredNodes(IReadOnlyList<Uri> Urls, bool Persist = true, IReadOnlyDictionary<string, string>? LoggedIds = null);
-
 // Replies
 
 public sealed record RegistryEntry(RegisteredNode Node);
