@@ -81,7 +81,9 @@ public sealed class NodeManagerActor : ReceiveActor
 
         Receive<AwaitNodesStarted>(_ =>
         {
-            var nodes = Context.GetChildren().Where(c => c.Path.Name.StartsWith(NodePrefix, StringComparison.Ordinal))
+            // Not those on their way out: they will not answer, and the barrier would wait for its timeout.
+            var nodes = Context.GetChildren()
+                .Where(c => c.Path.Name.StartsWith(NodePrefix, StringComparison.Ordinal) && !_stopping.ContainsKey(c.Path.Name))
                 .Select(c => (c.Path.Name, c)).ToList();
             Context.ActorOf(FleetQueryActor<NodeStarted>.Props(nodes, _ => IsNodeStarted.Instance,
                 replies => new NodesStarted(replies.Count), Sender, StartBarrierTimeout));
