@@ -214,6 +214,12 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 if (loaded.Latest is not null && _early?.Exists(e => e.Message is StartPolling) != true) PublishStatus();
                 Loaded();
                 break;
+            case StartPolling { MovedFrom: { } moved }:
+                // Moved here from its address: listed under its id at once, with the record it had there, while its
+                // saved state is read (from its rows, after start-up), so /nodes shows it throughout.
+                _events.StatusChanged(moved.Status with { NodeKey = _key }, Self, replaces: moved.Status.NodeKey);
+                (_early ??= []).Add((message, Sender));
+                break;
             default:
                 (_early ??= []).Add((message, Sender));
                 break;
