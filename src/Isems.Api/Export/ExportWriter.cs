@@ -87,8 +87,7 @@ public sealed class ExportWriter(Stream output, bool lines)
             if (status is { } bits)
             {
                 Put(sep);
-                bits.TryFormat(_buffer.AsSpan(_length), out var written, "x3", CultureInfo.InvariantCulture);
-                _length += written;
+                _length += Utf8Text.Hex3(bits, _buffer.AsSpan(_length));
             }
             Put((byte)'\n');
             return;
@@ -96,8 +95,7 @@ public sealed class ExportWriter(Stream output, bool lines)
         Put(sep);
         Put((byte)'0');
         Put((byte)'x');
-        (status ?? 0).TryFormat(_buffer.AsSpan(_length), out var hex, "x3", CultureInfo.InvariantCulture);
-        _length += hex;
+        _length += Utf8Text.Hex3(status ?? 0, _buffer.AsSpan(_length));
         Put(sep);
         Integer(r.Id);
         Put((byte)'\r');

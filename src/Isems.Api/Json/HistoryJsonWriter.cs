@@ -78,8 +78,7 @@ public static class HistoryJsonWriter
                 if (keepStatus)
                 {
                     Put(",\"status\":\"0x"u8, point);
-                    buckets.Status(b).TryFormat(point[n..], out var written, "x3", CultureInfo.InvariantCulture);
-                    n += written;
+                    n += Utf8Text.Hex3(buckets.Status(b), point[n..]);
                     Put("\""u8, point);
                 }
                 var sum = buckets.Sum(b);
