@@ -73,32 +73,15 @@ internal static class AlertsBenchmark
         Interlocked.Exchange(ref cleared, 0);
 
         // New nodes each: quiet, critical, quiet again, so the baseline surrounds what it is compared with.
-        var quiet = await IngestAsync(system, manager, "quiet-a", nodes, start, Clear, 0);
-        Report.Row("baseline: new nodes, 2 lines each, nothing fires", nodes * 2 / quiet.TotalSeconds, "lines/s", $"{quiet.TotalSeconds:0.00} s to commit every line");
-        var watch = Stopwatch.StartNew();
-        var critical = await IngestAsync(system, manager, "crit", nodes, start, BatteryLow, 0);
-        var firedRecorded = await UntilAsync(() => recorded.Count >= nodes, watch);
-        var firedPublished = await UntilAsync(() => Interlocked.Read(ref published) >= nodes, watch);
-        var quietB = await IngestAsync(system, manager, "quiet-b", nodes, start, Clear, 0);
-        Report.Row("baseline again: other new nodes, nothing fires", nodes * 2 / quietB.TotalSeconds, "lines/s", $"{quietB.TotalSeconds:0.00} s");
-        var baseline = (quiet + quietB) / 2;
-        Report.Row($"{nodes:N0} nodes turning critical at once", nodes * 2 / critical.TotalSeconds, "lines/s",
-            $"{critical.TotalSeconds:0.00} s to commit every line ({critical / baseline:0.00}× the baselines' mean); " +
-            $"every alert saved after {firedRecorded.TotalSeconds:0.00} s, on the broker after {firedPublished.TotalSeconds:0.00} s");
-
+        var fired = await PhaseAsync(system, manager, nodes, start, minute: 0, BatteryLow,
+            () => recorded.Count >= nodes, () => Interlocked.Read(ref published) >= nodes,
+            $"{nodes:N0} nodes turning critical at once", "new nodes, 2 lines each, nothing fires", "on the broker");
         // The same nodes again (their actors exist now): quiet ones, then the critical ones resolving.
-        var quietAgain = await IngestAsync(system, manager, "quiet-a", nodes, start, Clear, 2);
-        Report.Row("baseline: known nodes, 2 more lines each", nodes * 2 / quietAgain.TotalSeconds, "lines/s", $"{quietAgain.TotalSeconds:0.00} s");
-        watch.Restart();
-        var resolving = await IngestAsync(system, manager, "crit", nodes, start, Clear, 2);
-        var resolvedRecorded = await UntilAsync(() => recorded.Count >= 2 * nodes, watch);
-        var resolvedCleared = await UntilAsync(() => Interlocked.Read(ref cleared) >= nodes, watch);
-        var quietAgainB = await IngestAsync(system, manager, "quiet-b", nodes, start, Clear, 2);
-        Report.Row("baseline again: other known nodes", nodes * 2 / quietAgainB.TotalSeconds, "lines/s", $"{quietAgainB.TotalSeconds:0.00} s");
-        var baselineAgain = (quietAgain + quietAgainB) / 2;
-        Report.Row($"{nodes:N0} alerts resolving at once (2 clear lines each)", nodes * 2 / resolving.TotalSeconds, "lines/s",
-            $"{resolving.TotalSeconds:0.00} s to commit every line ({resolving / baselineAgain:0.00}× the baselines' mean); " +
-            $"saved after {resolvedRecorded.TotalSeconds:0.00} s, cleared on the broker after {resolvedCleared.TotalSeconds:0.00} s");
+        var resolved = await PhaseAsync(system, manager, nodes, start, minute: 2, Clear,
+            () => recorded.Count >= 2 * nodes, () => Interlocked.Read(ref cleared) >= nodes,
+            $"{nodes:N0} alerts resolving at once (2 clear lines each)", "known nodes, 2 more lines each", "cleared on the broker");
+        var (critical, baseline, firedPublished) = fired;
+        var (resolving, baselineAgain, resolvedCleared) = resolved;
         Report.Summary($"{nodes:N0} nodes turning critical at once: ingestion", $"{nodes * 2 / critical.TotalSeconds:N0} lines/s",
             $"the same ingestion, nothing firing: {nodes * 2 / baseline.TotalSeconds:N0} lines/s; every alert on the broker after {firedPublished.TotalSeconds:0.0} s");
         Report.Summary($"{nodes:N0} alerts resolving at once: ingestion", $"{nodes * 2 / resolving.TotalSeconds:N0} lines/s",
@@ -110,6 +93,31 @@ internal static class AlertsBenchmark
         await system.Terminate();
         SqliteConnection.ClearAllPools();
         folder.Delete(recursive: true);
+    }
+
+    /// <summary>
+    /// One measured phase: new/known quiet nodes (<c>quiet-a</c>), then the <c>crit</c> nodes pushing
+    /// <paramref name="status"/>, then other quiet nodes (<c>quiet-b</c>), so the baseline surrounds what it is compared
+    /// with; waits until the alerts are saved and on the broker. Returns the measured ingestion, the baselines' mean and
+    /// when the last alert reached the broker.
+    /// </summary>
+    private static async Task<(TimeSpan Measured, TimeSpan Baseline, TimeSpan OnBroker)> PhaseAsync(ActorSystem system,
+        IActorRef manager, int nodes, long start, int minute, string status, Func<bool> saved, Func<bool> onBroker,
+        string what, string baselineWhat, string brokerWhat)
+    {
+        var before = await IngestAsync(system, manager, "quiet-a", nodes, start, Clear, minute);
+        Report.Row($"baseline: {baselineWhat}", nodes * 2 / before.TotalSeconds, "lines/s", $"{before.TotalSeconds:0.00} s to commit every line");
+        var watch = Stopwatch.StartNew();
+        var measured = await IngestAsync(system, manager, "crit", nodes, start, status, minute);
+        var savedAfter = await UntilAsync(saved, watch);
+        var onBrokerAfter = await UntilAsync(onBroker, watch);
+        var after = await IngestAsync(system, manager, "quiet-b", nodes, start, Clear, minute);
+        Report.Row($"baseline again: {baselineWhat}, other nodes", nodes * 2 / after.TotalSeconds, "lines/s", $"{after.TotalSeconds:0.00} s");
+        var baseline = (before + after) / 2;
+        Report.Row(what, nodes * 2 / measured.TotalSeconds, "lines/s",
+            $"{measured.TotalSeconds:0.00} s to commit every line ({measured / baseline:0.00}× the baselines' mean); " +
+            $"every alert saved after {savedAfter.TotalSeconds:0.00} s, {brokerWhat} after {onBrokerAfter.TotalSeconds:0.00} s");
+        return (measured, baseline, onBrokerAfter);
     }
 
     /// <summary>
