@@ -77,40 +77,37 @@ public sealed partial class MeasurementStore
         ArgumentOutOfRangeException.ThrowIfLessThan(bucketSeconds, 1);
         ObjectDisposedException.ThrowIf(_disposed, this);
         var capacity = (int)Math.Clamp((to - from) / bucketSeconds + 2, 1, 16_384);
-        if (Target.Kind == DatabaseKind.Sqlite)
+        if (_sqliteReads is { } reads)
         {
             ct.ThrowIfCancellationRequested();
-            using var connection = SqliteSession.Open(Target.ConnectionString);
-            long? through;
-            using (var horizon = new SqliteStatement(connection, HorizonSql))
-            {
-                horizon.Bind(1, nodeId);
-                through = horizon.Step() ? horizon.Int64(0) : null;
-            }
-            var (segments, deletedBefore) = Segments(from, to, bucketSeconds, RawKeptFrom(through));
-            var buckets = new HistoryBuckets(capacity);
-            SqliteStatement? rollups = null, raw = null;
+            var connection = reads.Rent();
             try
             {
+                var horizon = connection.Statement(HorizonSql);
+                horizon.Bind(1, nodeId);
+                long? through = horizon.Step() ? horizon.Int64(0) : null;
+                horizon.Reset();
+                var (segments, deletedBefore) = Segments(from, to, bucketSeconds, RawKeptFrom(through));
+                var buckets = new HistoryBuckets(capacity);
                 foreach (var (period, a, b) in segments)
                 {
-                    var statement = period > 0 ? rollups ??= new SqliteStatement(connection, RollupSql) : raw ??= new SqliteStatement(connection, RawAggregateSql);
+                    var rollup = period > 0;
+                    var statement = connection.Statement(rollup ? RollupSql : RawAggregateSql);
                     statement.Bind(1, nodeId);
                     var p = 2;
-                    if (period > 0) statement.Bind(p++, period);
+                    if (rollup) statement.Bind(p++, period);
                     statement.Bind(p++, a);
                     statement.Bind(p, b);
-                    if (period > 0) MergeRollups(statement, buckets, bucketSeconds);
-                    else MergeRaw(statement, buckets, bucketSeconds);
+                    var columns = new SqliteColumns(statement);
+                    while (statement.Step()) MergeRow(columns, rollup, buckets, bucketSeconds);
                     statement.Reset();
                 }
+                return new AggregatedHistory(buckets, deletedBefore);
             }
             finally
             {
-                rollups?.Dispose();
-                raw?.Dispose();
+                reads.Return(connection);
             }
-            return new AggregatedHistory(buckets, deletedBefore);
         }
 
         return await RunAsync(async db =>
@@ -128,60 +125,36 @@ public sealed partial class MeasurementStore
                 AddParameter(command, "from", a);
                 AddParameter(command, "to", b);
                 await using var reader = await command.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    if (period > 0)
-                    {
-                        var slot = buckets.Slot(Rollups.AlignDown(reader.GetInt64(0), bucketSeconds), out var first);
-                        var count = reader.GetInt64(1);
-                        if (count == 0) continue;
-                        for (var k = 0; k < Rollups.KeyCount; k++)
-                            buckets.Put(slot, k, reader.GetDouble(3 + 3 * k), reader.GetDouble(4 + 3 * k), reader.GetDouble(5 + 3 * k), first);
-                        buckets.Counted(slot, count, reader.GetInt32(2));
-                    }
-                    else
-                    {
-                        var slot = buckets.Slot(Rollups.AlignDown(reader.GetInt64(0), bucketSeconds), out var first);
-                        for (var k = 0; k < Rollups.KeyCount; k++)
-                        {
-                            var value = reader.GetDouble(2 + k);
-                            buckets.Put(slot, k, value, value, value, first);
-                        }
-                        buckets.Counted(slot, 1, reader.IsDBNull(1) ? 0 : reader.GetInt32(1));
-                    }
-                }
+                var columns = new ReaderColumns(reader);
+                while (await reader.ReadAsync(ct).ConfigureAwait(false)) MergeRow(columns, period > 0, buckets, bucketSeconds);
             }
             return new AggregatedHistory(buckets, deletedBefore);
         }, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Rollup rows (start, count, status, then sum, min, max of each key) into their buckets.</summary>
-    private static void MergeRollups(SqliteStatement rows, HistoryBuckets buckets, long bucketSeconds)
+    /// <summary>
+    /// One row into its bucket, the same for every database: a rollup row (start, count, status, then sum, min, max of
+    /// each key) or a raw row (timestamp, status, then each key; a NULL status counts as no bits). Generic over a struct
+    /// so that SQLite's column reads are direct calls.
+    /// </summary>
+    private static void MergeRow<TRow>(TRow row, bool rollup, HistoryBuckets buckets, long bucketSeconds) where TRow : struct, IRowColumns
     {
-        while (rows.Step())
+        var slot = buckets.Slot(Rollups.AlignDown(row.Int64(0), bucketSeconds), out var first);
+        if (rollup)
         {
-            var slot = buckets.Slot(Rollups.AlignDown(rows.Int64(0), bucketSeconds), out var first);
-            var count = rows.Int64(1);
-            if (count == 0) continue;
+            var count = row.Int64(1);
+            if (count == 0) return;
             for (var k = 0; k < Rollups.KeyCount; k++)
-                buckets.Put(slot, k, rows.Double(3 + 3 * k), rows.Double(4 + 3 * k), rows.Double(5 + 3 * k), first);
-            buckets.Counted(slot, count, rows.Int32(2));
+                buckets.Put(slot, k, row.Double(3 + 3 * k), row.Double(4 + 3 * k), row.Double(5 + 3 * k), first);
+            buckets.Counted(slot, count, row.Int32(2));
+            return;
         }
-    }
-
-    /// <summary>Raw rows (timestamp, status, then each key) into their buckets; a NULL status counts as no bits.</summary>
-    private static void MergeRaw(SqliteStatement rows, HistoryBuckets buckets, long bucketSeconds)
-    {
-        while (rows.Step())
+        for (var k = 0; k < Rollups.KeyCount; k++)
         {
-            var slot = buckets.Slot(Rollups.AlignDown(rows.Int64(0), bucketSeconds), out var first);
-            for (var k = 0; k < Rollups.KeyCount; k++)
-            {
-                var value = rows.Double(2 + k);
-                buckets.Put(slot, k, value, value, value, first);
-            }
-            buckets.Counted(slot, 1, rows.Int32(1));
+            var value = row.Double(2 + k);
+            buckets.Put(slot, k, value, value, value, first);
         }
+        buckets.Counted(slot, 1, row.Int32(1));
     }
 
     /// <summary>
@@ -241,39 +214,47 @@ public sealed partial class MeasurementStore
     public async IAsyncEnumerable<ExportRow> ExportRowsAsync(string? nodeId, long from, long to, [EnumeratorCancellation] CancellationToken ct = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Target.Kind == DatabaseKind.Sqlite)
+        if (_sqliteReads is { } reads)
         {
             ct.ThrowIfCancellationRequested();
-            using var connection = SqliteSession.Open(Target.ConnectionString);
-            using var rows = new SqliteStatement(connection, ExportNodeSql);
-            using var after = nodeId is null ? new SqliteStatement(connection, Schema.NodeAfterSql) : null;
-            var row = new SqliteExportRow(rows);
-            var node = nodeId;
-            if (node is null)
+            var connection = reads.Rent();
+            try
             {
-                using var firstNode = new SqliteStatement(connection, Schema.NodeAtOrAfterSql);
-                firstNode.Bind(1, "");
-                node = firstNode.Step() ? Encoding.UTF8.GetString(firstNode.Text(0)) : null;
-            }
-            while (node is not null)
-            {
-                row.NodeId = node;
-                rows.Bind(1, node);
-                rows.Bind(2, from);
-                rows.Bind(3, to);
-                var n = 0;
-                while (rows.Step())
+                var rows = connection.Statement(ExportNodeSql);
+                var after = nodeId is null ? connection.Statement(Schema.NodeAfterSql) : null;
+                var row = new SqliteExportRow(rows);
+                var node = nodeId;
+                if (node is null)
                 {
-                    if ((++n & 4095) == 0) ct.ThrowIfCancellationRequested();
-                    yield return row;
+                    var firstNode = connection.Statement(Schema.NodeAtOrAfterSql);
+                    firstNode.Bind(1, "");
+                    node = firstNode.Step() ? Encoding.UTF8.GetString(firstNode.Text(0)) : null;
+                    firstNode.Reset();
                 }
-                rows.Reset();
-                if (after is null) yield break;
-                after.Bind(1, node);
-                node = after.Step() ? Encoding.UTF8.GetString(after.Text(0)) : null;
-                after.Reset();
+                while (node is not null)
+                {
+                    row.NodeId = node;
+                    rows.Bind(1, node);
+                    rows.Bind(2, from);
+                    rows.Bind(3, to);
+                    var n = 0;
+                    while (rows.Step())
+                    {
+                        if ((++n & 4095) == 0) ct.ThrowIfCancellationRequested();
+                        yield return row;
+                    }
+                    rows.Reset();
+                    if (after is null) yield break;
+                    after.Bind(1, node);
+                    node = after.Step() ? Encoding.UTF8.GetString(after.Text(0)) : null;
+                    after.Reset();
+                }
+                yield break;
             }
-            yield break;
+            finally
+            {
+                reads.Return(connection);
+            }
         }
 
         await using var db = new DataConnection(_options);

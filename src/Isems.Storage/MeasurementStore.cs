@@ -42,6 +42,7 @@ public sealed partial class MeasurementStore : IDisposable
     private readonly DataOptions _options;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly SqliteWriter? _sqlite;
+    private readonly SqliteReadConnections? _sqliteReads;
     private readonly PostgresWriter? _postgres;
     private readonly string _latestPerNodeSql;
     private readonly string _raiseHorizonSql;
@@ -76,6 +77,7 @@ public sealed partial class MeasurementStore : IDisposable
                         return Task.CompletedTask;
                     });
             _sqlite = new SqliteWriter(target.ConnectionString, maintainRollups);
+            _sqliteReads = new SqliteReadConnections(target.ConnectionString);
         }
         else
         {
@@ -433,6 +435,7 @@ public sealed partial class MeasurementStore : IDisposable
         try
         {
             _sqlite?.Dispose();
+            _sqliteReads?.Dispose();
             _postgres?.Dispose();
         }
         finally

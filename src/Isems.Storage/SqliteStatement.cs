@@ -18,9 +18,13 @@ internal sealed unsafe class SqliteStatement : IDisposable
     private readonly sqlite3_stmt _statement;
     private readonly IntPtr _pointer;
 
-    public SqliteStatement(SqliteConnection connection, string sql)
+    public SqliteStatement(SqliteConnection connection, string sql) : this(connection.Handle!, sql)
     {
-        _db = connection.Handle!;
+    }
+
+    public SqliteStatement(sqlite3 db, string sql)
+    {
+        _db = db;
         var rc = raw.sqlite3_prepare_v2(_db, sql, out var statement);
         if (rc != raw.SQLITE_OK)
         {
@@ -88,4 +92,31 @@ internal sealed unsafe class SqliteStatement : IDisposable
     }
 
     public void Dispose() => _statement.Dispose();
+}
+
+/// <summary>The columns of the row a reader stands on, as the history's bucket merge reads them.</summary>
+internal interface IRowColumns
+{
+    long Int64(int column);
+
+    /// <summary>The column as an int; 0 for NULL.</summary>
+    int Int32(int column);
+
+    double Double(int column);
+}
+
+/// <summary>SQLite's row, read through its C API.</summary>
+internal readonly struct SqliteColumns(SqliteStatement statement) : IRowColumns
+{
+    public long Int64(int column) => statement.Int64(column);
+    public int Int32(int column) => statement.Int32(column);
+    public double Double(int column) => statement.Double(column);
+}
+
+/// <summary>Any other database's row (PostgreSQL), through its ADO.NET reader.</summary>
+internal readonly struct ReaderColumns(System.Data.Common.DbDataReader reader) : IRowColumns
+{
+    public long Int64(int column) => reader.GetInt64(column);
+    public int Int32(int column) => reader.IsDBNull(column) ? 0 : reader.GetInt32(column);
+    public double Double(int column) => reader.GetDouble(column);
 }

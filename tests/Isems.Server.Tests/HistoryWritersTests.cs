@@ -102,6 +102,39 @@ public sealed class HistoryWritersTests : IDisposable
         Assert.Equal(expected.ToString(), Encoding.UTF8.GetString(output.ToArray()));
     }
 
+    [Fact]
+    public void Numbers_of_few_decimals_are_written_as_the_general_formatters_write_them()
+    {
+        var random = new Random(12);
+        var values = new List<double> { 0, -0.0, 1e-4, 9.99e-5, 1.5e-5, 0.1 + 0.2, 12.5, -3.25, 1e9, 999_999_999.999999, 123_456_789.123456,
+            1e-6, 0.000123, 52.507309, 13.458635, 14.086, 18.614, -1, 100, 1e15, double.Epsilon, double.MaxValue, 1.0 / 3 };
+        for (var i = 0; i < 300_000; i++)
+        {
+            var places = random.Next(9);
+            var scale = Math.Pow(10, random.Next(11));
+            values.Add((i % 3) switch
+            {
+                0 => Math.Round(random.NextDouble() * scale, places), // a reading: few decimals
+                1 => Math.Round((random.NextDouble() - 0.5) * scale, places) / Math.Pow(10, random.Next(4)), // scaled: not always exact
+                _ => Math.Round(random.NextDouble() * 20, 3) * random.Next(1, 61) / random.Next(1, 61), // an average
+            });
+        }
+        Span<byte> fast = stackalloc byte[64], general = stackalloc byte[64];
+        var taken = 0;
+        foreach (var value in values)
+        {
+            var n = Utf8Text.ShortDecimal(value, fast);
+            if (n == 0) continue;
+            taken++;
+            System.Buffers.Text.Utf8Formatter.TryFormat(value, general, out var written); // Utf8JsonWriter's
+            Assert.Equal(Encoding.ASCII.GetString(general[..written]), Encoding.ASCII.GetString(fast[..n]));
+            Assert.Equal(value.ToString("R", CultureInfo.InvariantCulture), Encoding.ASCII.GetString(fast[..n])); // the CSV's
+        }
+        // Readings rounded to a few places, the common case, take the fast path.
+        Assert.True(taken > values.Count / 3, $"{taken} of {values.Count}");
+        Assert.Equal("12.345", Encoding.ASCII.GetString(fast[..Utf8Text.ShortDecimal(12.345, fast)]));
+    }
+
     /// <summary>The points as the writer wrote them before: an object per bucket through Utf8JsonWriter.</summary>
     private static string Reference(HistoryRange range, AggregatedHistory history, IReadOnlySet<string>? keep)
     {

@@ -52,32 +52,34 @@ public static class HistoryJsonWriter
             if (history.RawDeletedBefore is { } before)
                 writer.WriteString("rawDeletedBefore", HistoryParameters.Iso(before));
             writer.WriteStartArray("points");
+            writer.Flush();
+            // The points go straight into the buffer after what the writer wrote, comma-separated, and the writer is
+            // not used again: the array and the object are closed by hand below.
             var text = new Utf8Text(3 * keys);
-            var point = new byte[4096];
             for (var b = 0; b < buckets.Count; b++)
             {
+                var point = buffer.GetSpan(4096);
                 var n = 0;
-                void Put(ReadOnlySpan<byte> bytes)
+                void Put(ReadOnlySpan<byte> bytes, Span<byte> point)
                 {
-                    bytes.CopyTo(point.AsSpan(n));
+                    bytes.CopyTo(point[n..]);
                     n += bytes.Length;
                 }
-                Put("{\"time\":\""u8);
-                n += text.Time(buckets.Start(b), point.AsSpan(n));
-                Put("\""u8);
+                Put(b == 0 ? "{\"time\":\""u8 : ",{\"time\":\""u8, point);
+                n += text.Time(buckets.Start(b), point[n..]);
+                Put("\""u8, point);
                 var count = buckets.RowCount(b);
                 if (keepCount)
                 {
-                    Put(",\"count\":"u8);
-                    Utf8Formatter.TryFormat(count, point.AsSpan(n), out var written);
+                    Put(",\"count\":"u8, point);
+                    Utf8Formatter.TryFormat(count, point[n..], out var written);
                     n += written;
                 }
                 if (keepStatus)
                 {
-                    Put(",\"status\":\"0x"u8);
-                    buckets.Status(b).TryFormat(point.AsSpan(n), out var written, "x3", CultureInfo.InvariantCulture);
-                    n += written;
-                    Put("\""u8);
+                    Put(",\"status\":\"0x"u8, point);
+                    n += Utf8Text.Hex3(buckets.Status(b), point[n..]);
+                    Put("\""u8, point);
                 }
                 var sum = buckets.Sum(b);
                 var min = buckets.Min(b);
@@ -85,21 +87,23 @@ public static class HistoryJsonWriter
                 for (var k = 0; k < keys; k++)
                 {
                     if (!keepKey[k]) continue;
-                    Put(KeyPrefixes[k]);
-                    n += text.Json(3 * k, sum[k] / count, point.AsSpan(n));
-                    Put(",\"min\":"u8);
-                    n += text.Json(3 * k + 1, min[k], point.AsSpan(n));
-                    Put(",\"max\":"u8);
-                    n += text.Json(3 * k + 2, max[k], point.AsSpan(n));
-                    Put("}"u8);
+                    Put(KeyPrefixes[k], point);
+                    n += text.Json(3 * k, sum[k] / count, point[n..]);
+                    Put(",\"min\":"u8, point);
+                    n += text.Json(3 * k + 1, min[k], point[n..]);
+                    Put(",\"max\":"u8, point);
+                    n += text.Json(3 * k + 2, max[k], point[n..]);
+                    Put("}"u8, point);
                 }
-                Put("}"u8);
-                writer.WriteRawValue(point.AsSpan(0, n), skipInputValidation: true);
+                Put("}"u8, point);
+                buffer.Advance(n);
             }
-            writer.WriteEndArray();
-            writer.WriteEndObject();
         }
-        return buffer.WrittenSpan.ToArray();
+        "]}"u8.CopyTo(buffer.GetSpan(2));
+        buffer.Advance(2);
+        var body = GC.AllocateUninitializedArray<byte>(buffer.WrittenSpan.Length);
+        buffer.WrittenSpan.CopyTo(body);
+        return body;
     }
 
     private static void Head(Utf8JsonWriter writer, string nodeId, HistoryRange range, string bucket)

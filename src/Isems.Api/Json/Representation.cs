@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using System.Security.Cryptography;
+using System.IO.Hashing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Net.Http.Headers;
@@ -19,8 +19,12 @@ public sealed class Representation(byte[] identity)
 
     public byte[] Identity { get; } = identity;
 
-    /// <summary>The strong validator of the uncompressed bytes (a content hash); each encoding's tag adds a suffix.</summary>
-    public string Tag => _tag ??= "\"" + Convert.ToHexStringLower(SHA256.HashData(Identity).AsSpan(0, 12)) + "\"";
+    /// <summary>
+    /// The strong validator of the uncompressed bytes (96 bits of their XXH128 hash); each encoding's tag adds a suffix.
+    /// A validator needs no cryptographic hash (no one gains by forging one of their own answers), and SHA-256 of a year
+    /// of buckets (5 MiB) took a tenth of the answer's time; XXH128 takes a hundredth of that.
+    /// </summary>
+    public string Tag => _tag ??= "\"" + Convert.ToHexStringLower(XxHash128.Hash(Identity).AsSpan(0, 12)) + "\"";
 
     public byte[] Brotli
     {

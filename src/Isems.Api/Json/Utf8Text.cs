@@ -52,48 +52,115 @@ internal sealed class Utf8Text(int columns)
 
     /// <summary>
     /// A double as <see cref="System.Text.Json.Utf8JsonWriter"/> writes it (the shortest text that reads back the same),
-    /// remembered per <paramref name="column"/>.
+    /// remembered per <paramref name="column"/>. <paramref name="destination"/> has room for 64 bytes.
     /// </summary>
     public int Json(int column, double value, Span<byte> destination)
     {
         var bits = BitConverter.DoubleToUInt64Bits(value);
-        if (_length[column] > 0 && _bits[column] == bits)
-        {
-            _text[column].AsSpan(0, _length[column]).CopyTo(destination);
-            return _length[column];
-        }
+        if (_length[column] > 0 && _bits[column] == bits) return Kept(column, destination);
         if (!double.IsFinite(value))
             throw new ArgumentException($"{value} is not a valid JSON number.", nameof(value));
-        Utf8Formatter.TryFormat(value, _text[column], out var written);
-        _bits[column] = bits;
-        _length[column] = written;
-        _text[column].AsSpan(0, written).CopyTo(destination);
+        var written = ShortDecimal(value, destination);
+        if (written == 0) Utf8Formatter.TryFormat(value, destination, out written);
+        Keep(column, bits, destination[..written]);
         return written;
     }
 
     /// <summary>
     /// A double as the export writes it: the shortest text that reads back the same (<c>R</c>), without an exponent
-    /// (the line parser takes none), remembered per <paramref name="column"/>.
+    /// (the line parser takes none), remembered per <paramref name="column"/>. <paramref name="destination"/> has room
+    /// for 64 bytes.
     /// </summary>
     public int Plain(int column, double value, Span<byte> destination)
     {
         var bits = BitConverter.DoubleToUInt64Bits(value);
-        if (_length[column] > 0 && _bits[column] == bits)
+        if (_length[column] > 0 && _bits[column] == bits) return Kept(column, destination);
+        var written = ShortDecimal(value, destination);
+        if (written == 0)
         {
-            _text[column].AsSpan(0, _length[column]).CopyTo(destination);
-            return _length[column];
+            value.TryFormat(destination, out written, "R", CultureInfo.InvariantCulture);
+            if (destination[..written].IndexOfAny((byte)'E', (byte)'e') >= 0)
+                value.TryFormat(destination, out written, "0.############################", CultureInfo.InvariantCulture);
         }
-        Span<byte> text = stackalloc byte[64];
-        value.TryFormat(text, out var written, "R", CultureInfo.InvariantCulture);
-        if (text[..written].IndexOfAny((byte)'E', (byte)'e') >= 0)
-            value.TryFormat(text, out written, "0.############################", CultureInfo.InvariantCulture);
-        if (written <= 32)
-        {
-            text[..written].CopyTo(_text[column]);
-            _bits[column] = bits;
-            _length[column] = written;
-        }
-        text[..written].CopyTo(destination);
+        Keep(column, bits, destination[..written]);
         return written;
+    }
+
+    /// <summary>The column's kept text: its 32 bytes copied whole (the destination has room), its length counted.</summary>
+    private int Kept(int column, Span<byte> destination)
+    {
+        _text[column].AsSpan(0, 32).CopyTo(destination);
+        return _length[column];
+    }
+
+    private void Keep(int column, ulong bits, ReadOnlySpan<byte> text)
+    {
+        if (text.Length > 32) return;
+        text.CopyTo(_text[column]);
+        _bits[column] = bits;
+        _length[column] = text.Length;
+    }
+
+    private static readonly long[] PowersOfTen =
+        [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000, 10_000_000_000,
+         100_000_000_000, 1_000_000_000_000, 10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000];
+
+    /// <summary>
+    /// The shortest text that reads back as <paramref name="value"/>, for a number of at most 6 decimal places whose
+    /// magnitude is 0.0001 or more and under 10⁹ (readings: voltages to the millivolt, percentages, positions); 0 when
+    /// the value is not such a number (the caller formats it in full). Then the text is exactly .NET's (no exponent in
+    /// that range), found with integers instead of .NET's general shortest-digits search, which cost most of the JSON
+    /// and CSV writing. Why it is exact: the 6-place decimal nearest the value reads back as it (checked by one
+    /// correctly rounded division of two exact numbers), no other 6-place decimal does (the value's ulp is below
+    /// 10⁻⁶ under 2³³), and any shorter decimal that read back would be that one with trailing zeros, which are cut.
+    /// </summary>
+    internal static int ShortDecimal(double value, Span<byte> destination)
+    {
+        var magnitude = Math.Abs(value);
+        if (!(magnitude < 1e9)) return 0; // NaN too
+        if (magnitude < 1e-4)
+        {
+            if (BitConverter.DoubleToUInt64Bits(value) != 0) return 0; // -0 and the small ones: as .NET writes them
+            destination[0] = (byte)'0';
+            return 1;
+        }
+        var scaled = Math.Round(magnitude * 1e6);
+        if (scaled / 1e6 != magnitude) return 0;
+        var m = (long)scaled;
+        var places = 6;
+        while (places > 0 && m % 10 == 0)
+        {
+            m /= 10;
+            places--;
+        }
+        var digits = 1;
+        while (digits < PowersOfTen.Length && m >= PowersOfTen[digits]) digits++;
+        digits = Math.Max(digits, places + 1); // at least one digit before the point
+        var length = (value < 0 ? 1 : 0) + digits + (places > 0 ? 1 : 0);
+        var i = length;
+        for (var d = 0; d < digits; d++)
+        {
+            if (d == places && places > 0) destination[--i] = (byte)'.';
+            destination[--i] = (byte)('0' + (int)(m % 10));
+            m /= 10;
+        }
+        if (value < 0) destination[0] = (byte)'-';
+        return length;
+    }
+
+    private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;
+
+    /// <summary>A status as <c>x3</c> writes it (lowercase hex, at least 3 digits), without the general formatter.</summary>
+    public static int Hex3(int value, Span<byte> destination)
+    {
+        var v = (uint)value;
+        var digits = 3;
+        while (digits < 8 && v >> (4 * digits) != 0) digits++;
+        for (var i = digits - 1; i >= 0; i--)
+        {
+            destination[i] = HexDigits[(int)(v & 0xF)];
+            v >>= 4;
+        }
+        return digits;
     }
 }
