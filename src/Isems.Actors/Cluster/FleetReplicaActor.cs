@@ -41,6 +41,11 @@ public sealed class FleetReplicaActor : ReceiveActor, IWithTimers
         Receive<LatestRemoved>(m => ToAll(m, p => p.Latest, _latest));
         Receive<NodeStatusChanged>(m => ToAll(m, p => p.Status, _status));
         Receive<NodeStatusRemoved>(m => ToAll(m, p => p.Status, _status));
+        // Saved and delivered by this member's alert book already: the others' books only keep it.
+        Receive<Isems.Actors.Alerts.AlertSeen>(m =>
+        {
+            foreach (var peer in _peers.Values) peer.Alerts?.Forward(m);
+        });
 
         Receive<ClusterEvent.MemberUp>(up => Greet(up.Member.Address, again: true));
         Receive<ClusterEvent.CurrentClusterState>(state =>
@@ -74,10 +79,13 @@ public sealed class FleetReplicaActor : ReceiveActor, IWithTimers
     private void Greet(Address member, bool again)
     {
         if (member.Equals(_cluster.SelfAddress)) return;
-        Context.ActorSelection(new RootActorPath(member) / "user" / Name).Tell(new ResyncFleet(_latest, _status));
+        // The alert book is registered after the node subsystem: found when first needed.
+        Akka.Hosting.ActorRegistry.For(Context.System).TryGet<Isems.Actors.Alerts.AlertBookActor>(out var alerts);
+        Context.ActorSelection(new RootActorPath(member) / "user" / Name).Tell(new ResyncFleet(_latest, _status, alerts));
         if (again) Timers.StartSingleTimer(("greet", member), new GreetAgain(member), GreetAgainAfter);
     }
 }
 
 /// <summary>From a member's replica to another's: these are my read models; send them what you hold, and every change.</summary>
-public sealed record ResyncFleet(IActorRef Latest, IActorRef Status);
+/// <param name="Alerts">Its alert book, which keeps the alerts of the other members' nodes (their books save them).</param>
+public sealed record ResyncFleet(IActorRef Latest, IActorRef Status, IActorRef? Alerts = null);
