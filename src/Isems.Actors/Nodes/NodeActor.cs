@@ -143,7 +143,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _pushed?.FailAll("the node moved to its id");
                 // A poll asked for by the address as the node moved is handed on to the node under its id, which the
                 // registry has already started (it asks for the start before this stop), so its asker gets that answer.
-                var nodes = _options.Sharded ? Akka.Hosting.ActorRegistry.For(Context.System).Get<NodeManagerActor>() : Context.Parent;
+                // Sharded: to the region itself, as the node under its id may not be in this member's read model yet.
+                var nodes = _options.Sharded ? Akka.Hosting.ActorRegistry.For(Context.System).Get<Cluster.ClusterHosting.NodeRegion>() : Context.Parent;
                 foreach (var waiter in TakeWaiters()) nodes.Tell(new PollNow(stop.MovedTo), waiter);
                 StopForGood();
                 break;
