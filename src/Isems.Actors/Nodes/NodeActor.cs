@@ -279,8 +279,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// Stops for good. A sharded entity that only stopped would be started again by its shard (it is remembered), so
     /// it asks its shard to passivate it.
     /// </summary>
+    private bool _stoppingForGood;
+
     private void StopForGood()
     {
+        _stoppingForGood = true;
         if (_options.Sharded) Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
         else Context.Stop(Self);
     }
@@ -602,7 +605,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         _trace?.End(0, 0, "the node's actor stopped");
         LeaveGate();
-        _events.Stopped(_key, Self);
+        // A sharded entity also stops when its shard moves to another member (a rebalance, a member leaving): the
+        // node stays listed until its new entity tells its status. Only a node that is gone for good leaves the list.
+        if (!_options.Sharded || _stoppingForGood) _events.Stopped(_key, Self);
     }
 
     private void ScheduleNextCycle()
