@@ -419,9 +419,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         Health.Counted(written.Outcome.Stored, written.Outcome.Duplicates);
         foreach (var m in written.Outcome.Newest)
             if (m.Measurement.NodeId == (_nodeId ?? _key)) RememberLatest(m);
-        // A node whose backlog drains has several payloads' writes under way, answered together by one commit: its
-        // status is told once for them, not once a payload (a status message for every MQTT message cost the drain
-        // about a tenth of its rate). Alerts and the newest row are told at once, as ever.
+        // A node whose backlog drains has several payloads' writes under way, often answered by one commit: its status
+        // is told once for them, not once a payload (a status message for every MQTT message was the work the node
+        // reshape added to a drain). Alerts and the newest row are told at once, as ever.
         if (_pushed.StatusDue(now)) PublishStatus();
     }
 
