@@ -114,6 +114,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         {
             case StartPolling { MovedFrom: { } moved } start:
                 TakeUp(moved);
+                // Sharded: the node's last attempt under its address counts here, so a move after a member's death
+                // polls at once if the node's slot has passed.
+                if (_options.Sharded) _attemptedBefore = moved.Status.LastAttempt;
                 OnStartPolling(start);
                 _events.StatusChanged(Status(), Self, replaces: moved.Status.NodeKey);
                 break;
@@ -301,6 +304,14 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         Health.TakeUp(before);
         if (before.Latest is { } latest) RememberLatest(latest);
         _attemptedBefore = before.LastAttempt;
+        // A node still under its address whose id the entity before had learned tells the registry now, as after a
+        // first good poll: that entity's identification may have been lost with its member, and a poll here would
+        // not tell it again (the id is known).
+        if (before.NodeId is { } id && id != _key && (_nodeId is null || _nodeId == id))
+        {
+            _nodeId = id;
+            Identify();
+        }
         CatchUp();
         PublishStatus();
     }
