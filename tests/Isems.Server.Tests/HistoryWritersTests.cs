@@ -43,6 +43,10 @@ public sealed class HistoryWritersTests : IDisposable
                 _rows.Add(new Measurement(random.Next(3) == 0 ? "node-b" : "node,\"a\"", random.Next(2) == 0 ? "1" : "rev \"2\", x", t,
                     random.Next(2) == 0 ? "ATmega8_A_1" : "ESP,2\r\n", Odd(), random.Next(4), Odd(), Odd(), Odd(), Odd(), Odd(), Odd(),
                     Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), random.Next(3) == 0 ? null : random.Next(0x1000)));
+        // And a node with 3,000 rows ten minutes apart: from 2,048 points the writer writes two halves at once.
+        for (var i = 0; i < 3_000; i++)
+            _rows.Add(new Measurement("node-long", "1", 1_700_000_000 + 600L * i, "ATmega8_A_1", Odd(), 1, Odd(), Odd(), Odd(), Odd(),
+                Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), random.Next(0x1000)));
         _store.WriteAsync([_rows]).GetAwaiter().GetResult();
     }
 
@@ -58,6 +62,21 @@ public sealed class HistoryWritersTests : IDisposable
                     var range = new HistoryRange(from, to);
                     Assert.Equal(Reference(range, history, keep), Encoding.UTF8.GetString(HistoryJsonWriter.Points("node,\"a\"", range, "x", history, keep)));
                 }
+    }
+
+    [Fact]
+    public async Task A_long_history_written_in_two_halves_is_byte_for_byte_what_System_Text_Json_writes()
+    {
+        var (from, to) = (1_700_000_000L - 7, 1_700_000_000L + 600 * 3_000);
+        foreach (var bucket in new[] { 300L, 600 })
+            foreach (var keep in new IReadOnlySet<string>?[] { null, new HashSet<string> { "batteryVoltage", "count" } })
+            {
+                var history = await _store.AggregateAsync("node-long", from, to, bucket);
+                Assert.Equal(3_000, history.Points.Count);
+                Assert.True(history.Points.Count >= MeasurementStore.ParallelBuckets);
+                var range = new HistoryRange(from, to);
+                Assert.Equal(Reference(range, history, keep, "node-long"), Encoding.UTF8.GetString(HistoryJsonWriter.Points("node-long", range, "x", history, keep)));
+            }
     }
 
     [Fact]
@@ -202,13 +221,13 @@ public sealed class HistoryWritersTests : IDisposable
     }
 
     /// <summary>The points as the writer wrote them before: an object per bucket through Utf8JsonWriter.</summary>
-    private static string Reference(HistoryRange range, AggregatedHistory history, IReadOnlySet<string>? keep)
+    private static string Reference(HistoryRange range, AggregatedHistory history, IReadOnlySet<string>? keep, string nodeId = "node,\"a\"")
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
-            writer.WriteString("nodeId", "node,\"a\"");
+            writer.WriteString("nodeId", nodeId);
             writer.WriteString("from", HistoryParameters.Iso(range.From));
             writer.WriteString("to", HistoryParameters.Iso(range.To));
             writer.WriteString("bucket", "x");

@@ -52,16 +52,18 @@ internal sealed class Utf8Text(int columns)
 
     /// <summary>
     /// A double as <see cref="System.Text.Json.Utf8JsonWriter"/> writes it (the shortest text that reads back the same),
-    /// remembered per <paramref name="column"/>. <paramref name="destination"/> has room for 64 bytes.
+    /// remembered per <paramref name="column"/>. <paramref name="destination"/> has room for 64 bytes. An
+    /// <paramref name="average"/> (a sum over a count) rarely has few decimals, so <see cref="Shortest"/> is tried first.
     /// </summary>
-    public int Json(int column, double value, Span<byte> destination)
+    public int Json(int column, double value, Span<byte> destination, bool average = false)
     {
         var bits = BitConverter.DoubleToUInt64Bits(value);
         if (_length[column] > 0 && _bits[column] == bits) return Kept(column, destination);
         if (!double.IsFinite(value))
             throw new ArgumentException($"{value} is not a valid JSON number.", nameof(value));
-        var written = ShortDecimal(value, destination);
+        var written = average ? 0 : ShortDecimal(value, destination);
         if (written == 0) written = Shortest(value, destination);
+        if (written == 0 && average) written = ShortDecimal(value, destination);
         if (written == 0) Utf8Formatter.TryFormat(value, destination, out written);
         Keep(column, bits, destination[..written]);
         return written;
@@ -150,13 +152,9 @@ internal sealed class Utf8Text(int columns)
         return length;
     }
 
-    /// <summary>10⁰ … 10¹⁹, the powers of ten a ulong holds.</summary>
-    private static readonly ulong[] UnsignedPowersOfTen = Enumerable.Range(0, 20).Select(k => (ulong)WidePowersOfTenFor(k)).ToArray();
-
-    private static UInt128 WidePowersOfTenFor(int k) => UInt128.Parse("1" + new string('0', k), CultureInfo.InvariantCulture);
-
     /// <summary>10⁰ … 10²¹, for <see cref="Shortest"/>.</summary>
-    private static readonly UInt128[] WidePowersOfTen = Enumerable.Range(0, 22).Select(WidePowersOfTenFor).ToArray();
+    private static readonly UInt128[] WidePowersOfTen =
+        Enumerable.Range(0, 22).Select(k => UInt128.Parse("1" + new string('0', k), CultureInfo.InvariantCulture)).ToArray();
 
     /// <summary>
     /// The shortest text that reads back as <paramref name="value"/>, and of those the nearest to it, for a magnitude
@@ -193,52 +191,60 @@ internal sealed class Utf8Text(int columns)
         var lo = (ulong)(low >> shift) + ((low & mask) != 0 || !inclusive ? 1UL : 0UL);
         var hi = (ulong)(high >> shift) - ((high & mask) == 0 && !inclusive ? 1UL : 0UL);
 
-        // The most trailing zeros a number in [lo, hi] can have.
-        ulong unit = 1;
-        var stripped = 0;
-        while (hi / (unit * 10) * (unit * 10) >= lo)
+        // Cut trailing digits while a multiple of the next power of ten lies in [lo, hi] (vm = lo - 1 excluded), as
+        // Ryu does, by constants only; the digits cut say which way the value rounds. n has at least 18 digits and
+        // the interval is at least 16 units wide, so at least one digit is cut.
+        ulong vp = hi, vm = lo - 1, vr = (ulong)(center >> shift);
+        var cut = 0;
+        uint lastCut = 0;
+        var restZero = (center & mask) == 0; // all below the last digit cut is zero (so a 5 there is exactly half)
+        while (vp / 10 > vm / 10)
         {
-            unit *= 10;
-            stripped++;
+            restZero &= lastCut == 0;
+            var vr10 = vr / 10;
+            lastCut = (uint)(vr - vr10 * 10);
+            vr = vr10;
+            vp /= 10;
+            vm /= 10;
+            cut++;
         }
-        // Of the multiples of unit in [lo, hi], the one nearest the value (center / 2^shift).
-        var whole = (ulong)(center >> shift);
-        var rest = center & mask;
-        var q = whole / unit;
-        var twice = 2 * (whole - q * unit) + (rest >> (shift - 1) != 0 ? 1UL : 0UL);
-        var leftover = ((rest << 1) & mask) != 0;
-        if (twice == unit && !leftover) return 0; // exactly halfway: as .NET breaks the tie
-        var n = (twice > unit || (twice == unit && leftover) ? q + 1 : q) * unit;
-        if (n < lo) n += unit;
-        else if (n > hi) n -= unit;
+        if (cut == 0 || (lastCut == 5 && restZero)) return 0; // exactly halfway: as .NET breaks the tie
+        var n = lastCut >= 5 ? vr + 1 : vr; // the nearest; then the nearest inside (vm, vp]
+        if (n > vp) n = vp;
+        else if (n <= vm) n = vm + 1;
 
-        // n·10^-places with its trailing zeros cut: the integer part, then any decimals (up to 20, the integer part 0
-        // from 19 on, as n < 10^19).
-        var last = places - stripped; // the place of the last significant digit
+        // n·10^-(places - cut), written from its last digit: decimals, the point, the integer part (at least "0").
+        var last = places - cut;
+        Span<byte> text = stackalloc byte[32];
+        var at = text.Length;
+        for (var z = last; z < 0; z++) text[--at] = (byte)'0'; // an integer with trailing zeros
         var decimals = Math.Max(last, 0);
-        var digits = n / unit;
-        for (var z = last; z < 0; z++) digits *= 10;
-        var length = 0;
-        if (value < 0) destination[length++] = (byte)'-';
-        var integer = decimals < UnsignedPowersOfTen.Length ? digits / UnsignedPowersOfTen[decimals] : 0;
-        var fractionDigits = digits - (decimals < UnsignedPowersOfTen.Length ? integer * UnsignedPowersOfTen[decimals] : 0);
-        var integerLength = 1;
-        while (integerLength < UnsignedPowersOfTen.Length && integer >= UnsignedPowersOfTen[integerLength]) integerLength++;
-        for (var i = length + integerLength - 1; i >= length; i--)
+        var written = 0;
+        while (n >= 100 || written < decimals - 1)
         {
-            destination[i] = (byte)('0' + (int)(integer % 10));
-            integer /= 10;
+            var q = n / 100;
+            var pair = (int)(n - q * 100) * 2;
+            text[--at] = DigitPairs[pair + 1];
+            if (++written == decimals) text[--at] = (byte)'.';
+            text[--at] = DigitPairs[pair];
+            if (++written == decimals) text[--at] = (byte)'.';
+            n = q;
         }
-        length += integerLength;
-        if (decimals == 0) return length;
-        destination[length++] = (byte)'.';
-        for (var i = length + decimals - 1; i >= length; i--)
+        do
         {
-            destination[i] = (byte)('0' + (int)(fractionDigits % 10));
-            fractionDigits /= 10;
-        }
-        return length + decimals;
+            var q = n / 10;
+            text[--at] = (byte)('0' + (int)(n - q * 10));
+            if (++written == decimals) text[--at] = (byte)'.';
+            n = q;
+        } while (n != 0);
+        if (written == decimals) text[--at] = (byte)'0'; // 0.xxx
+        if (value < 0) text[--at] = (byte)'-';
+        text[at..].CopyTo(destination);
+        return text.Length - at;
     }
+
+    private static ReadOnlySpan<byte> DigitPairs =>
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
 
     private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;
 
