@@ -82,7 +82,8 @@ public sealed class CollectorProcess : IAsyncDisposable
     private async Task WaitUntilAnsweringAsync()
     {
         using var client = CreateClient();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
+        // Generous: a process started while the suite's other tests load both cores can take a minute to listen.
+        var deadline = DateTime.UtcNow.AddSeconds(120);
         while (true)
         {
             if (_process.HasExited)
@@ -95,7 +96,7 @@ public sealed class CollectorProcess : IAsyncDisposable
             {
                 // not listening yet
             }
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The collector did not answer within 60 s:\n{Output}");
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"The collector did not answer within 120 s:\n{Output}");
             await Task.Delay(100);
         }
     }
