@@ -64,6 +64,37 @@ public sealed class MqttBridgeActorTests(ITestOutputHelper output) : CollectorTe
     }
 
     [Fact]
+    public async Task In_a_cluster_lines_left_unanswered_by_a_dead_members_node_are_offered_again_until_answered()
+    {
+        var port = Ports.Free();
+        using var broker = await StartBrokerAsync(port);
+        // The nodes: a probe that drops the first offer, as a member that died with it would.
+        var nodes = CreateTestProbe();
+        var bridge = Sys.ActorOf(MqttBridgeActor.Props(new MqttOptions
+        {
+            Server = "127.0.0.1", Port = port, ClientId = "member-1", ResendUnansweredAfter = TimeSpan.FromMilliseconds(500),
+        }, nodes.Ref));
+        AwaitLink(bridge, s => s.Connected);
+        using var publisher = await PublisherAsync(port);
+        await PublishAsync(publisher, "isems/FF-ESP-Hof/csvlog", Encoding.UTF8.GetBytes(EspPayload("FF-ESP-Hof", 0)));
+
+        var first = nodes.ExpectMsg<IngestLines>(TimeSpan.FromSeconds(10));
+        Assert.Equal(5, first.Lines.Count);
+        nodes.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        Scheduler.Advance(TimeSpan.FromSeconds(1)); // virtual time: the unanswered lines' wait is over
+        var again = nodes.ExpectMsg<IngestLines>(TimeSpan.FromSeconds(10));
+        Assert.Equal((first.NodeKey, first.Tag, first.Lines), (again.NodeKey, again.Tag, again.Lines));
+        Assert.Equal(1, AwaitLink(bridge, s => s.AwaitingCommit == 1).AwaitingCommit);
+
+        // Answered (twice: the first answer was only late): the message is acknowledged once, and not offered again.
+        nodes.Reply(new LinesIngested(first.NodeKey, first.Tag, 5, 0));
+        nodes.Reply(new LinesIngested(first.NodeKey, first.Tag, 0, 5));
+        AwaitLink(bridge, s => s.AwaitingCommit == 0);
+        Scheduler.Advance(TimeSpan.FromSeconds(2));
+        nodes.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+    }
+
+    [Fact]
     public async Task Overlapping_payloads_from_many_nodes_store_every_distinct_line_once()
     {
         var (broker, nodes, bridge, publisher, _) = await ConnectedAsync();

@@ -35,7 +35,12 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
     private sealed record LinkChecked(int Connection, bool Alive);
     private sealed record MessageArrived(int Connection, MqttApplicationMessageReceivedEventArgs Args);
     private sealed record Pending(MqttApplicationMessageReceivedEventArgs Args, int Outstanding, IReadOnlyList<IngestLines> Parts,
-        System.Diagnostics.Activity? Span);
+        System.Diagnostics.Activity? Span)
+    {
+        public DateTimeOffset SentAt { get; init; }
+        public IReadOnlyList<string> Answered { get; init; } = [];
+    }
+    private sealed record ResendUnanswered;
     private sealed record RetryIngest(IngestLines Part);
 
     private readonly MqttOptions _options;
@@ -131,7 +136,8 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         // A message of an earlier connection is not acknowledged: the broker sends it again on this one.
         Receive<MessageArrived>(arrived => arrived.Connection == _connection, OnMessage);
         Receive<MessageArrived>(_ => { });
-        Receive<LinesIngested>(ingested => Settle(ingested.Tag));
+        Receive<LinesIngested>(ingested => Settle(ingested.Tag, ingested.NodeKey));
+        Receive<ResendUnanswered>(_ => ResendUnansweredParts());
         Receive<LinesNotIngested>(failed =>
         {
             // Still unacknowledged, so the broker keeps it; offered again shortly, since the broker itself would
@@ -148,6 +154,7 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         Receive<GetMqttStatus>(_ => Sender.Tell(Status()));
         Receive<PublishRetained>(Publish);
         Self.Tell(new Connect());
+        if (options.ResendUnansweredAfter is { } after) Timers.StartPeriodicTimer("resend", new ResendUnanswered(), after);
     }
 
     private void StartConnect()
@@ -285,22 +292,45 @@ public sealed class MqttBridgeActor : ReceiveActor, IWithTimers
         var tag = ++_tag;
         var parts = byNode.Select((g, i) => new IngestLines(g.Key, g.ToList(), i == 0 ? parsed.Rejections : RejectionCounts.None, tag)).ToList();
         span?.SetTag("isems.lines.parsed", parsed.Lines.Count);
-        _pending[tag] = new Pending(args, parts.Count, parts, span);
+        _pending[tag] = new Pending(args, parts.Count, parts, span) { SentAt = Now };
         _peakPending = Math.Max(_peakPending, _pending.Count);
         foreach (var part in parts) _nodes.Tell(part);
     }
 
-    private void Settle(long tag)
+    private void Settle(long tag, string nodeKey)
     {
         if (!_pending.TryGetValue(tag, out var pending)) return;
+        // A part offered again may be answered twice (the first answer was late, not lost): counted once.
+        if (pending.Answered.Contains(nodeKey)) return;
         if (pending.Outstanding > 1)
         {
-            _pending[tag] = pending with { Outstanding = pending.Outstanding - 1 };
+            _pending[tag] = pending with { Outstanding = pending.Outstanding - 1, Answered = [.. pending.Answered, nodeKey] };
             return;
         }
         _pending.Remove(tag);
         Acknowledge(pending.Args);
         pending.Span.End();
+    }
+
+    /// <summary>
+    /// Cluster mode: the parts of messages left unanswered for <see cref="MqttOptions.ResendUnansweredAfter"/> went to a
+    /// member that died with them; sent again, now to the node's new home (the broker would redeliver the message only
+    /// after this member reconnects).
+    /// </summary>
+    private void ResendUnansweredParts()
+    {
+        var before = Now - _options.ResendUnansweredAfter!.Value;
+        List<long>? resent = null;
+        foreach (var (tag, pending) in _pending)
+        {
+            if (pending.SentAt > before) continue;
+            foreach (var part in pending.Parts)
+                if (!pending.Answered.Contains(part.NodeKey)) _nodes.Tell(part with { Rejected = RejectionCounts.None });
+            (resent ??= []).Add(tag);
+        }
+        if (resent is null) return;
+        foreach (var tag in resent) _pending[tag] = _pending[tag] with { SentAt = Now };
+        _log.Info("Offered the lines of {0} unanswered MQTT messages again (their node's member may have died)", resent.Count);
     }
 
     private void Acknowledge(MqttApplicationMessageReceivedEventArgs args)

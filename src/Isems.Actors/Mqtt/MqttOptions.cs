@@ -45,5 +45,12 @@ public sealed record MqttOptions
     /// <summary>How long to wait before offering again lines the writer could not take.</summary>
     public TimeSpan IngestRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// In a cluster, lines sent to a node whose member died on the way get no answer at all: they are offered again
+    /// after this, until answered (storing is idempotent on node and timestamp, so a late first answer costs a
+    /// duplicate count, never a row). Null in one process, where a node's actor always answers.
+    /// </summary>
+    public TimeSpan? ResendUnansweredAfter { get; init; }
+
     public int JitterSeed { get; init; } = Environment.TickCount;
 }

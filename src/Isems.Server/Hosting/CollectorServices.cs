@@ -213,6 +213,8 @@ public static class CollectorServices
             // Each member its own session: one client id for two members would have the broker drop one for the other.
             ClientId = (options.MqttClientId ?? new MqttOptions { Server = server }.ClientId) + (cluster is null ? "" : $"-{cluster.Hostname}-{cluster.Port}"),
             Silence = TimeSpan.FromMinutes(options.MqttSilenceMinutes),
+            // A member that dies takes the lines sent to its nodes' actors with it; failover takes 15-20 s.
+            ResendUnansweredAfter = cluster is null ? null : TimeSpan.FromSeconds(10),
         });
     }
 
