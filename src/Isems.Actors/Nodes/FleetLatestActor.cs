@@ -33,6 +33,11 @@ public sealed class FleetLatestActor : ReceiveActor
         {
             if (_byNode.Remove(removed.NodeId)) Changed();
         });
+        // Cluster mode: a member that just joined has none of this (the newest line wins there, as here).
+        Receive<ResendLatest>(resend =>
+        {
+            foreach (var m in _byNode.Values) resend.To.Tell(new LatestChanged(m));
+        });
         Receive<GetFleetLatest>(_ =>
         {
             _answer ??= new FleetLatest(
@@ -47,3 +52,6 @@ public sealed class FleetLatestActor : ReceiveActor
         _answer = null;
     }
 }
+
+/// <summary>Cluster mode: tell <paramref name="To"/> (another member's latest read model) every newest row held here.</summary>
+public sealed record ResendLatest(IActorRef To);

@@ -32,10 +32,15 @@ public sealed class FleetStatusActor : ReceiveActor
     private long _version;
     private FleetStatus? _answer;
 
+    // In a cluster, this member's address: an entry told by a node actor here names it as the node's member.
+    private readonly Address? _self;
+
     public static Props Props() => Akka.Actor.Props.Create(() => new FleetStatusActor());
 
     public FleetStatusActor()
     {
+        var own = ((ExtendedActorSystem)Context.System).Provider.DefaultAddress;
+        _self = own.HasGlobalScope ? own : null;
         Receive<NodeStatusChanged>(changed =>
         {
             if (changed.Replaces is { } before) _byKey.Remove(before);
@@ -51,6 +56,28 @@ public sealed class FleetStatusActor : ReceiveActor
                 Changed();
         });
         Receive<GetFleetStatus>(_ => Sender.Tell(Answer()));
+        // Cluster mode: a member left; the nodes its entities told of are told again by their new owners.
+        Receive<ForgetMember>(gone =>
+        {
+            var keys = _byKey.Where(e => e.Value.From.Path.Address.Equals(gone.Address)).Select(e => e.Key).ToList();
+            foreach (var key in keys) _byKey.Remove(key);
+            if (keys.Count > 0) Changed();
+        });
+        // Cluster mode: a member that just joined has none of this; each member tells it the nodes its own entities own,
+        // each from its entity (so a later removal by that entity still matches).
+        Receive<ResendOwnNodes>(resend =>
+        {
+            foreach (var (status, blank, from) in _byKey.Values)
+                if (from.Path.Address.HasLocalScope) resend.To.Tell(new NodeStatusChanged(status ?? blank!.ToStatus()), from);
+        });
+        // Cluster mode: a question for a node goes to its entity only if the node exists, as in one process, where an
+        // unknown key gets an answer rather than a new actor (the shard would start, and remember, one for any key).
+        Receive<RouteIfKnown>(route =>
+        {
+            if (_byKey.ContainsKey(route.Query.NodeKey)) route.Nodes.Tell(route.Query, Sender);
+            else Sender.Tell(new NodeNotFound(route.Query.NodeKey));
+        });
+        Receive<FindPreviousStatus>(find => Sender.Tell(new PreviousStatus(ByKey(find.NodeKey))));
         Receive<FindNodeStatus>(find => Sender.Tell(Find(find.Id) ?? (object)new NodeNotFound(find.Id)));
     }
 
@@ -63,10 +90,19 @@ public sealed class FleetStatusActor : ReceiveActor
         return null;
     }
 
+    /// <summary>A node's status by its key only, for a node entity started anew on this member (cluster mode).</summary>
+    internal NodeStatus? ByKey(string key) => _byKey.TryGetValue(key, out var e) ? e.Status ?? e.Blank!.ToStatus() : null;
+
     private FleetStatus Answer() => _answer ??= new FleetStatus(
         _byKey.Values.Select(StatusOf).OrderBy(s => s.NodeId ?? s.NodeKey, StringComparer.Ordinal).ToArray(), _version);
 
-    private static NodeStatus StatusOf((NodeStatus? Status, Blank? Blank, IActorRef From) entry) => entry.Status ?? entry.Blank!.ToStatus();
+    private NodeStatus StatusOf((NodeStatus? Status, Blank? Blank, IActorRef From) entry)
+    {
+        var status = entry.Status ?? entry.Blank!.ToStatus();
+        if (_self is null) return status;
+        var member = entry.From.Path.Address.HasLocalScope ? _self : entry.From.Path.Address;
+        return status with { Member = member.ToString() };
+    }
 
     private void Changed()
     {
@@ -74,3 +110,20 @@ public sealed class FleetStatusActor : ReceiveActor
         _answer = null;
     }
 }
+
+/// <summary>Cluster mode: the member at <paramref name="Address"/> left; its entries leave the status read model.</summary>
+public sealed record ForgetMember(Address Address);
+
+/// <summary>Cluster mode: tell <paramref name="To"/> (another member's status read model) the nodes owned here.</summary>
+public sealed record ResendOwnNodes(IActorRef To);
+
+/// <summary>
+/// A node entity started anew (cluster mode) asks its member's status read model what the fleet last knew of it under
+/// its key: answered with <see cref="PreviousStatus"/>.
+/// </summary>
+public sealed record FindPreviousStatus(string NodeKey);
+
+public sealed record PreviousStatus(NodeStatus? Status);
+
+/// <summary>Cluster mode, local: send <paramref name="Query"/> on to <paramref name="Nodes"/> if its node is known.</summary>
+public sealed record RouteIfKnown(INodeQuery Query, IActorRef Nodes);

@@ -143,8 +143,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _pushed?.FailAll("the node moved to its id");
                 // A poll asked for by the address as the node moved is handed on to the node under its id, which the
                 // registry has already started (it asks for the start before this stop), so its asker gets that answer.
-                foreach (var waiter in TakeWaiters()) Context.Parent.Tell(new PollNow(stop.MovedTo), waiter);
-                Context.Stop(Self);
+                var nodes = _options.Sharded ? Akka.Hosting.ActorRegistry.For(Context.System).Get<NodeManagerActor>() : Context.Parent;
+                foreach (var waiter in TakeWaiters()) nodes.Tell(new PollNow(stop.MovedTo), waiter);
+                StopForGood();
                 break;
             case NodeDeadlines.WakeUp:
                 WokeUp();
@@ -176,6 +177,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case GetNodeStatus:
                 ReplyTo.Tell(Status());
                 break;
+            case PreviousStatus previous:
+                GoOnFrom(previous.Status);
+                break;
             case IsNodeStarted:
                 ReplyTo.Tell(NodeStarted.Instance);
                 break;
@@ -189,6 +193,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         _deadlines = new NodeDeadlines(Timers);
         _watch = new NodeAlertWatch(new NodeAlerts(_options.Alerts), _deadlines);
+        // A sharded entity may start anywhere, untold (remembered after a member's death): it asks for its settings
+        // and for the record the fleet has of it.
+        if (_options.Sharded) _events.Recall(_key, Self);
         if (_loader is null) return;
         _loader.Tell(new LoadNodeState(_key));
         Become(Loading);
@@ -253,6 +260,47 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             StartAttempt();
         }
         else ScheduleNextCycle();
+        CatchUp();
+    }
+
+    /// <summary>
+    /// Stops for good. A sharded entity that only stopped would be started again by its shard (it is remembered), so
+    /// it asks its shard to passivate it.
+    /// </summary>
+    private void StopForGood()
+    {
+        if (_options.Sharded) Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
+        else Context.Stop(Self);
+    }
+
+    // Cluster mode: when the node was last attempted by the entity before this one (on another member), until used.
+    private DateTimeOffset? _attemptedBefore;
+
+    /// <summary>
+    /// Cluster mode: the entity started anew goes on from the fleet's record of the node under its key (counters,
+    /// health, when it was last attempted), as the entity before it left it.
+    /// </summary>
+    private void GoOnFrom(NodeStatus? before)
+    {
+        if (before is null || HealthNow.Polls > 0) return;
+        Health.TakeUp(before);
+        if (before.Latest is { } latest) RememberLatest(latest);
+        _attemptedBefore = before.LastAttempt;
+        CatchUp();
+        PublishStatus();
+    }
+
+    /// <summary>
+    /// Cluster mode: an entity that took over a node whose slot of the interval has passed since its last attempt (its
+    /// member died) polls at once, so the node misses no cycle; otherwise it keeps to its slot (a rebalance).
+    /// </summary>
+    private void CatchUp()
+    {
+        if (_attemptedBefore is not { } last || !PollsOnSchedule) return;
+        _attemptedBefore = null;
+        if (_cycle.Fetching || Now - last < _cycle.Interval) return;
+        _cycle.StartsNow();
+        StartAttempt();
     }
 
     /// <summary>
@@ -335,7 +383,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         if (_nodeId is null)
         {
             ReplyTo.Tell(new NodeRetired(_key, null, 0));
-            Context.Stop(Self);
+            StopForGood();
             return;
         }
         // The writer deletes after every line queued before, so nothing of this node is written after the purge.
@@ -354,7 +402,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
             case NodeRowsDeleted deleted:
                 _events.LatestRemoved(new LatestRemoved(_nodeId!), Self);
                 _retireReplyTo!.Tell(new NodeRetired(_key, _nodeId, deleted.Rows));
-                Context.Stop(Self);
+                StopForGood();
                 break;
             case IngestLines ingest:
                 ReplyTo.Tell(new LinesNotIngested(_key, ingest.Tag, "the node is being removed"));

@@ -15,6 +15,27 @@ public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef s
 {
     private IActorRef? _registry;
 
+    // Cluster mode: this member's own status read model, asked by an entity started anew what the fleet knew of it.
+    private IActorRef? _localStatus;
+
+    /// <summary>
+    /// Cluster mode: what the node entities publish goes to <paramref name="replica"/>, which publishes it to every
+    /// member's read models; <paramref name="localStatus"/> is this member's status read model.
+    /// </summary>
+    public static NodeEvents Replicated(ActorSystem system, IActorRef replica, IActorRef localStatus) =>
+        new(system, replica, replica) { _localStatus = localStatus };
+
+    /// <summary>
+    /// Cluster mode: a node entity started anew (a member died, shards moved) asks the registry for its settings and
+    /// its member's read model for the record the fleet has of it, so it goes on as it was.
+    /// </summary>
+    public void Recall(string nodeKey, IActorRef node)
+    {
+        _localStatus?.Tell(new FindPreviousStatus(nodeKey), node);
+        if (_registry is null && ActorRegistry.For(system).TryGet<NodeRegistryActor>(out var registry)) _registry = registry;
+        _registry?.Tell(new RecallNode(nodeKey), node);
+    }
+
     /// <summary>For tests and tools with no read models: everything published goes nowhere.</summary>
     public static NodeEvents Nowhere(ActorSystem system) => new(system, ActorRefs.Nobody, ActorRefs.Nobody);
 

@@ -34,4 +34,5 @@ public sealed record NodeStatus(
     long BytesFetched,
     long LinesPushed,
     DateTimeOffset? LastPush,
-    StoredMeasurement? Latest);
+    StoredMeasurement? Latest,
+    string? Member = null);

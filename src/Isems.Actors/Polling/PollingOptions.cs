@@ -32,6 +32,12 @@ public sealed record PollingOptions
     /// <summary>Most polls in progress at once over all nodes (see <see cref="PollGate"/>).</summary>
     public int MaxConcurrentPolls { get; init; } = 32;
 
+    /// <summary>
+    /// The node actors are cluster-sharded entities (SPEC §9): one that stops for good passivates (else its shard
+    /// starts it again), and one started anew goes on from the record the fleet's status has of it.
+    /// </summary>
+    public bool Sharded { get; init; }
+
     /// <summary>The alert rules' thresholds: the node's actor evaluates them beside its polls (see NodeAlerts).</summary>
     public AlertOptions Alerts { get; init; } = new();
 }

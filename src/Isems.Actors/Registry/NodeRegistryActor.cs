@@ -112,6 +112,15 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
         Command<RemoveNode>(OnRemove);
         Command<LoggedIds>(logged => OnMerge(_configured ?? [], logged.ByLogUrl));
         Command<IdentifyNode>(OnIdentified);
+        // Cluster mode: a node entity started anew on a member (after a member's death or a rebalance) asks for its
+        // settings, as the registry told them at its start; a key the registry does not know gets nothing.
+        Command<RecallNode>(recall =>
+        {
+            var node = _byId.Values.FirstOrDefault(n => n.Key == recall.NodeKey);
+            if (node is null) return;
+            Sender.Tell(Polling(node, pollAtOnce: false));
+            if (node.MutedAlerts is { Length: > 0 } muted) Sender.Tell(new MuteAlerts(node.Key, muted));
+        });
         Command<GetRegisteredNodes>(_ => Sender.Tell(new RegistryEntries(Sorted())));
         Command<GetRegisteredNode>(get =>
             Sender.Tell(Find(get.Id) is { } node ? new RegistryEntry(node) : NotFound(get.Id)));

@@ -54,3 +54,9 @@ public sealed record NodeIdentified(string Id, string NodeId) : IRegistryEvent;
 
 /// <summary>The registry's whole state, saved every so many events so that recovery replays few.</summary>
 public sealed record RegistrySnapshot(RegisteredNode[] Nodes, string[] RemovedConfiguredUrls);
+
+/// <summary>
+/// Cluster mode: a node entity started anew asks for its settings; answered, to the entity, with its
+/// <c>StartPolling</c> or <c>StopPolling</c> (and its mutes), or nothing for a key the registry does not know.
+/// </summary>
+public sealed record RecallNode(string NodeKey);

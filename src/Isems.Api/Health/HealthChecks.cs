@@ -22,6 +22,10 @@ public static class HealthChecks
         .AddCheck<NodeRegistryCheck>("node-registry", tags: [Ready], timeout: Timeout * 2)
         .AddCheck<MqttCheck>("mqtt", tags: [Ready], timeout: Timeout * 2);
 
+    /// <summary>Cluster mode: <c>/readyz</c> also says whether this member is Up (one process has no such check).</summary>
+    public static IHealthChecksBuilder AddIsemsClusterReadiness(this IServiceCollection services) => services.AddHealthChecks()
+        .AddCheck<ClusterCheck>("cluster", tags: [Ready], timeout: Timeout);
+
     public static IEndpointRouteBuilder MapIsemsHealth(this IEndpointRouteBuilder endpoints)
     {
         // Akka.Hosting's actor system check is tagged "liveness"; every check counts for readiness.

@@ -75,3 +75,17 @@ public sealed class MqttCheck(ActorRegistry registry) : IHealthCheck
             : HealthCheckResult.Healthy($"Connected to {status.Broker}");
     }
 }
+
+/// <summary>Cluster mode only (SPEC §9): this member is Up, so it owns shards and its singletons' proxies answer.</summary>
+public sealed class ClusterCheck(Akka.Actor.ActorSystem system) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var view = Isems.Actors.Cluster.ClusterView.Read(system);
+        var self = view.Members.FirstOrDefault(m => m.Address == view.Self);
+        var up = view.Members.Count(m => m.Status == "Up");
+        return Task.FromResult(self?.Status == "Up"
+            ? HealthCheckResult.Healthy($"{view.Self} is Up; {up} of {view.Members.Count} members Up, {view.Unreachable.Count} unreachable")
+            : HealthCheckResult.Unhealthy($"{view.Self} is {self?.Status ?? "not a member yet"}: joining through the seeds (CLUSTER_SEEDS)"));
+    }
+}

@@ -26,7 +26,11 @@ public sealed record NodeStatusJson(
     DateTimeOffset? LastPush,
     string? LatestTimestamp,
     string? LatestStatus,
-    IReadOnlyList<string> LatestStatusMeanings)
+    IReadOnlyList<string> LatestStatusMeanings,
+    // Cluster mode only (SPEC §9): the member whose entity owns the node. Left out in one process, so its answers stay
+    // byte for byte as before.
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    string? Member = null)
 {
     public static NodeStatusJson From(NodeStatus s)
     {
@@ -42,7 +46,8 @@ public sealed record NodeStatusJson(
             s.LastPush,
             latest is null ? null : MeasurementJson.IsoTime(latest.Timestamp),
             latest is null ? null : StatusBitNames.ToApiText(latest.Status),
-            latest?.Status is { } bits ? StatusBitNames.Describe(bits) : []);
+            latest?.Status is { } bits ? StatusBitNames.Describe(bits) : [],
+            s.Member);
     }
 }
 

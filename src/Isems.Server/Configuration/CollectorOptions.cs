@@ -125,6 +125,22 @@ public sealed class CollectorOptions
     [ConfigurationKeyName("AKKA_CONF")]
     public string? AkkaConf { get; set; }
 
+    /// <summary>This member's address as the other cluster members reach it; any CLUSTER_* setting makes a cluster (SPEC §9).</summary>
+    [ConfigurationKeyName("CLUSTER_HOSTNAME")]
+    public string? ClusterHostname { get; set; }
+
+    /// <summary>Akka remoting's port of this member. Text, so a wrong value is told as a cluster setting.</summary>
+    [ConfigurationKeyName("CLUSTER_PORT")]
+    public string? ClusterPort { get; set; }
+
+    /// <summary>Comma-separated <c>host:port</c> of the seed members; list every member.</summary>
+    [ConfigurationKeyName("CLUSTER_SEEDS")]
+    public string? ClusterSeeds { get; set; }
+
+    /// <summary>The cluster settings, or null for one process (none set). Throws FormatException on a bad value.</summary>
+    public Isems.Actors.Cluster.ClusterSettings? Cluster =>
+        Isems.Actors.Cluster.ClusterSettings.Parse(ClusterHostname, ClusterPort, ClusterSeeds);
+
     public const int DefaultHideInactiveAfterDays = 30;
 
     /// <summary>HIDE_INACTIVE_AFTER_DAYS as a number, or null when it is set to something that is not an integer.</summary>

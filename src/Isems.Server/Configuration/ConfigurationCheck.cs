@@ -28,6 +28,15 @@ public static class ConfigurationCheck
         problems.AddRange(results.Select(r => r.ErrorMessage ?? "invalid setting"));
         Try(problems, () => DatabaseTarget.Parse(options.DatabaseUrl, Directory.GetCurrentDirectory()));
         Try(problems, () => NodeAddresses.Parse(options.RouterIps));
+        Try(problems, () =>
+        {
+            // Every member writes to one shared database and the sharding's remembered nodes live in its journal:
+            // a SQLite file is one process's, so a cluster on it would split the data without saying so.
+            if (options.Cluster is not null && DatabaseTarget.Parse(options.DatabaseUrl, Directory.GetCurrentDirectory()).Kind != DatabaseKind.PostgreSql)
+                throw new ArgumentException(
+                    "A cluster requires PostgreSQL: CLUSTER_HOSTNAME, CLUSTER_PORT or CLUSTER_SEEDS is set, but DATABASE_URL is SQLite " +
+                    "(set DATABASE_URL=postgresql://user:pass@host:5432/db on every member, or unset the CLUSTER_* settings for one process)");
+        });
         return problems;
     }
 

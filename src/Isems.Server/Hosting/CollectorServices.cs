@@ -1,4 +1,5 @@
 using Isems.Actors.Alerts;
+using Isems.Actors.Cluster;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
@@ -42,6 +43,8 @@ public static class CollectorServices
         services.AddMetrics();
         services.AddSingleton(sp => new CollectorMetrics(sp.GetRequiredService<IMeterFactory>()));
         services.AddIsemsReadiness();
+        // Cluster mode (SPEC §9): /readyz also says whether this member is Up.
+        if (configuration.Get<CollectorOptions>()?.Cluster is not null) services.AddIsemsClusterReadiness();
         services.AddSingleton<CollectorStartup>();
         services.AddSingleton(sp => ConfiguredNodes(sp.GetRequiredService<IOptions<CollectorOptions>>().Value));
         services.AddSingleton(sp => PollingOptions(sp.GetRequiredService<IOptions<CollectorOptions>>().Value, scheduled));
@@ -83,13 +86,28 @@ public static class CollectorServices
                     loggers.AddLogger<AkkaLogBridge>();
                 })
                 // One extension per subsystem, beside its actors; each finds what it needs in the ActorRegistry.
-                .WithMeasurementWriter(store, metrics)
-                .WithNodeActors(store, sp.GetRequiredService<NodeLogFetcher>(), sp.GetRequiredService<PollingOptions>(), metrics)
-                .WithAlerts(store, metrics, string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl),
-                    string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl))
-                .WithNodeRegistry(sp.GetRequiredService<ConfiguredNodes>().Urls, persist: scheduled, started: ReleaseStartUpGarbage,
-                    startup: sp.GetRequiredService<CollectorStartup>());
-            if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
+                .WithMeasurementWriter(store, metrics);
+            var fetcher = sp.GetRequiredService<NodeLogFetcher>();
+            var polling = sp.GetRequiredService<PollingOptions>();
+            var configured = sp.GetRequiredService<ConfiguredNodes>().Urls;
+            var startup = sp.GetRequiredService<CollectorStartup>();
+            // The one place the two modes differ: where the node actors, the registry and retention live. Everything
+            // else finds them by the same marker types.
+            if (options.Cluster is { } cluster && scheduled)
+            {
+                akka.WithIsemsCluster(cluster)
+                    .WithNodeSharding(store, fetcher, polling, metrics)
+                    .WithNodeRegistrySingleton(configured, startup)
+                    .WithRetentionSingleton(store, RetentionOptions(options), metrics);
+            }
+            else
+            {
+                akka.WithNodeActors(store, fetcher, polling, metrics)
+                    .WithNodeRegistry(configured, persist: scheduled, started: ReleaseStartUpGarbage, startup: startup);
+                if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
+            }
+            akka.WithAlerts(store, metrics, string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl),
+                string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl));
             if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt).WithMqttAlerts(metrics);
         });
         // After the actor system's start: the host serves (and update-data polls) once the nodes have started.
@@ -166,8 +184,18 @@ public static class CollectorServices
         return new AlertOptions { Silent = silent, Down = down, RecheckAfter = recheck };
     }
 
+    /// <summary>
+    /// Cluster mode: every member subscribes to each topic as one MQTT 5 shared subscription (<c>$share/isems/...</c>),
+    /// so the broker gives each message to one member, which routes its lines to the node's entity wherever it lives,
+    /// and a member's death costs no subscription (the others get its share at once). The alternative, one bridge as a
+    /// singleton, would stop every push while the singleton moves.
+    /// </summary>
+    private static string[] SharedInCluster(string[] topics, ClusterSettings? cluster) =>
+        cluster is null ? topics : topics.Select(t => t.StartsWith("$share/", StringComparison.Ordinal) ? t : $"$share/isems/{t}").ToArray();
+
     private static MqttSettings MqttOptions(CollectorOptions options)
     {
+        var cluster = options.Cluster;
         var server = options.MqttServer ?? (options.MqttEmbeddedBrokerPort is null ? null : "127.0.0.1");
         if (string.IsNullOrWhiteSpace(server)) return new MqttSettings(null);
         return new MqttSettings(new MqttOptions
@@ -178,8 +206,9 @@ public static class CollectorServices
             Password = options.MqttPassword,
             Tls = options.MqttTls,
             TlsCaFile = options.MqttTlsCaFile,
-            Topics = options.MqttTopics.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
-            ClientId = options.MqttClientId ?? new MqttOptions { Server = server }.ClientId,
+            Topics = SharedInCluster(options.MqttTopics.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), cluster),
+            // Each member its own session: one client id for two members would have the broker drop one for the other.
+            ClientId = (options.MqttClientId ?? new MqttOptions { Server = server }.ClientId) + (cluster is null ? "" : $"-{cluster.Hostname}-{cluster.Port}"),
             Silence = TimeSpan.FromMinutes(options.MqttSilenceMinutes),
         });
     }
