@@ -190,6 +190,19 @@ public sealed class ClusterFixture : IAsyncLifetime
         return rows;
     }
 
+    /// <summary>The timestamps stored for one node.</summary>
+    public async Task<HashSet<long>> TimestampsAsync(string nodeId)
+    {
+        await using var connection = new NpgsqlConnection(Postgres.ConnectionString(_database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT timestamp FROM measurements WHERE node_id = @node", connection);
+        command.Parameters.AddWithValue("node", nodeId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var timestamps = new HashSet<long>();
+        while (await reader.ReadAsync()) timestamps.Add(reader.GetInt64(0));
+        return timestamps;
+    }
+
     /// <summary>Rows whose (node, timestamp) is stored more than once: the unique index should make this always 0.</summary>
     public async Task<long> DoubledRowsAsync()
     {

@@ -19,6 +19,8 @@ public sealed class ClusterLoad : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly int[] _acked = new int[EspNodes];
     private readonly List<string> _failures = [];
+    private readonly List<DateTime> _rounds = [];
+    private long _firstTimestamp;
     private Task _publishing = Task.CompletedTask;
     private Task _appending = Task.CompletedTask;
 
@@ -43,6 +45,23 @@ public sealed class ClusterLoad : IAsyncDisposable
         return messages > 0 ? messages + 4 : 0;
     }
 
+    /// <summary>
+    /// For a failure's message: which of a board's lines (by their place, from 0) are not among
+    /// <paramref name="storedTimestamps"/>, and when the messages that held them were published.
+    /// </summary>
+    public string Missing(int index, IReadOnlySet<long> storedTimestamps)
+    {
+        var first = Volatile.Read(ref _firstTimestamp);
+        var lines = ExpectedRows(index);
+        var missing = Enumerable.Range(0, (int)lines).Where(k => !storedTimestamps.Contains(first + k * 15L)).ToList();
+        if (missing.Count == 0) return "";
+        DateTime Round(int m)
+        {
+            lock (_rounds) return _rounds[Math.Clamp(m, 0, _rounds.Count - 1)];
+        }
+        return $"{EspId(index)} lines {string.Join(",", missing)} missing, published {Round(missing[0] - 4):HH:mm:ss.f}–{Round(missing[^1]):HH:mm:ss.f}";
+    }
+
     public void Start(int brokerPort, IReadOnlyList<SimulatedNode> routers)
     {
         _publishing = Task.Run(() => PublishAsync(brokerPort));
@@ -61,8 +80,10 @@ public sealed class ClusterLoad : IAsyncDisposable
         using var client = new MqttClientFactory().CreateMqttClient();
         await client.ConnectAsync(new MqttClientOptionsBuilder().WithTcpServer("127.0.0.1", port).WithClientId("cluster-esp-fleet").Build());
         var start = DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 86_000;
+        Volatile.Write(ref _firstTimestamp, start);
         for (var m = 0; !_stop.IsCancellationRequested; m++)
         {
+            lock (_rounds) _rounds.Add(DateTime.UtcNow);
             for (var n = 0; n < EspNodes; n++)
             {
                 var id = EspId(n);

@@ -30,6 +30,9 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
 
     private static readonly TimeSpan FailoverBound = TimeSpan.FromSeconds(30);
 
+    /// <summary>When step 2 killed the member (for later steps' messages).</summary>
+    private static DateTime _killedAt;
+
     [Fact, Step(1)]
     public async Task Each_node_is_fetched_by_one_member_at_a_time_the_fleet_is_spread_over_all_three_and_nodes_names_the_fetcher()
     {
@@ -104,6 +107,7 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
         var owned = LastFetcher(cluster.Fetches).Where(kv => kv.Value == Victim).Select(kv => kv.Key).ToList();
         Assert.True(owned.Count > 0, $"member {Victim + 1} fetches some nodes before it is killed");
         var killedAt = DateTime.UtcNow;
+        _killedAt = killedAt;
         cluster.Kill(Victim);
         output.WriteLine($"member {Victim + 1} killed at {killedAt:HH:mm:ss.f}; it fetched {owned.Count} nodes: {string.Join(", ", owned)}");
 
@@ -156,8 +160,12 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
         }
         catch (TimeoutException)
         {
-            Assert.Fail("rows per node, stored / served: " + string.Join(", ", expected
-                .Where(e => rows.GetValueOrDefault(e.Key) != e.Value).Select(e => $"{e.Key} {rows.GetValueOrDefault(e.Key)}/{e.Value}")));
+            var missing = new List<string>();
+            for (var i = 0; i < ClusterLoad.EspNodes; i++)
+                missing.Add(cluster.Load.Missing(i, await cluster.TimestampsAsync(ClusterLoad.EspId(i))));
+            Assert.Fail($"rows per node, stored / served: " + string.Join(", ", expected
+                .Where(e => rows.GetValueOrDefault(e.Key) != e.Value).Select(e => $"{e.Key} {rows.GetValueOrDefault(e.Key)}/{e.Value}")) +
+                $"\n{string.Join("\n", missing.Where(m => m.Length > 0))}\n(member {Victim + 1} was killed at {_killedAt:HH:mm:ss.f})");
         }
         Assert.Equal(expected.OrderBy(e => e.Key), rows.Where(r => expected.ContainsKey(r.Key)).OrderBy(r => r.Key));
         Assert.Equal(expected.Keys.Order(), rows.Keys.Order());
