@@ -65,6 +65,7 @@ public sealed class AlertBookActor : ReceiveActor, IWithTimers, IWithUnboundedSt
             _unsaved.Add(changed.Alert);
             Save();
         });
+        Receive<AlertSeen>(seen => Keep(seen.Alert));
         Receive<GetAlerts>(query => Sender.Tell(new AlertList(Select(query))));
         Receive<GetFiringCounts>(_ =>
         {

@@ -7,6 +7,12 @@ namespace Isems.Actors.Alerts;
 /// <summary>A node's alert started firing or resolved (published once per transition, from the node's actor).</summary>
 public sealed record AlertChanged(Alert Alert);
 
+/// <summary>
+/// Cluster mode: a node entity on another member fired or resolved an alert. Kept in this member's read model only, so
+/// <c>GET /alerts</c> is alike on every member; its owner's member saves and delivers it, once.
+/// </summary>
+public sealed record AlertSeen(Alert Alert);
+
 /// <summary>The alerts firing and those resolved since a week, optionally of one node or in one state.</summary>
 public sealed record GetAlerts(string? NodeId = null, AlertState? State = null);
 

@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Cluster.Sharding;
-using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Isems.Actors.Alerts;
@@ -57,7 +56,6 @@ public static class ClusterHosting
                 Roles = ["collector"],
                 SplitBrainResolver = new KeepMajorityOption(),
             })
-            .WithDistributedPubSub("collector")
             .WithCustomSerializer("isems-wire", WireSerializer.Types, system => new WireSerializer(system));
     }
 

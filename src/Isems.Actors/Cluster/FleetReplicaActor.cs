@@ -1,29 +1,30 @@
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Cluster.Tools.PublishSubscribe;
 using Isems.Actors.Nodes;
 
 namespace Isems.Actors.Cluster;
 
 /// <summary>
 /// Keeps the fleet's read models (<see cref="FleetLatestActor"/>, <see cref="FleetStatusActor"/>) alike on every member,
-/// so any member answers <c>/measurements/latest</c> and <c>/nodes</c> for the whole fleet. The node entities of this
-/// member publish through it (<see cref="NodeEvents.Replicated"/>); it publishes each change on a DistributedPubSub
-/// topic that every member's read model subscribes to, with the entity as sender (the status read model knows each
-/// node's owner by it). A member that joins is told the current state by each member (its own nodes), twice, as the
-/// topics' subscriptions reach the others by gossip; a member that is removed has its entries dropped, until the new
-/// owners of its nodes tell them.
+/// so any member answers <c>/measurements/latest</c> and <c>/nodes</c> for the whole fleet. This member's node entities
+/// publish through it (<see cref="NodeEvents.Replicated"/>); each change goes to this member's read models and straight
+/// to every other member's, with the entity as sender (the status read model knows each node's owner by it).
+/// Direct rather than a DistributedPubSub topic: a topic's subscribers reach the other members by gossip, and what was
+/// published before that was lost (seen here at start-up). When a member comes Up, the two replicas greet each other
+/// with their read models (<see cref="ResyncFleet"/>); each then sends the other what it holds (its own nodes' status,
+/// every newest row) and from then on every change. The greeting is repeated once, in case the other replica was not
+/// started yet. A removed member's entries stay until the new owners of its nodes tell theirs: /nodes does not lose
+/// them meanwhile, and an entity started anew goes on from them.
 /// </summary>
 public sealed class FleetReplicaActor : ReceiveActor, IWithTimers
 {
-    public const string LatestTopic = "isems-fleet-latest", StatusTopic = "isems-fleet-status";
     public const string Name = "fleet-replica";
-    private static readonly TimeSpan AskAgainAfter = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan GreetAgainAfter = TimeSpan.FromSeconds(5);
 
-    private sealed record AskAgain(Address Member);
+    private sealed record GreetAgain(Address Member);
 
-    private readonly IActorRef _mediator;
     private readonly IActorRef _latest, _status;
+    private readonly Dictionary<Address, ResyncFleet> _peers = new();
     private readonly Akka.Cluster.Cluster _cluster = Akka.Cluster.Cluster.Get(Context.System);
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -34,50 +35,57 @@ public sealed class FleetReplicaActor : ReceiveActor, IWithTimers
     {
         _latest = latest;
         _status = status;
-        _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
-        // From this member's node entities (the sender is the entity): to every member's read model.
-        Receive<LatestChanged>(m => _mediator.Forward(new Publish(LatestTopic, m)));
-        Receive<LatestRemoved>(m => _mediator.Forward(new Publish(LatestTopic, m)));
-        Receive<NodeStatusChanged>(m => _mediator.Forward(new Publish(StatusTopic, m)));
-        Receive<NodeStatusRemoved>(m => _mediator.Forward(new Publish(StatusTopic, m)));
-        Receive<SubscribeAck>(_ => { });
+        // From this member's node entities (the sender is the entity): here and to every other member.
+        Receive<LatestChanged>(m => ToAll(m, p => p.Latest, _latest));
+        Receive<LatestRemoved>(m => ToAll(m, p => p.Latest, _latest));
+        Receive<NodeStatusChanged>(m => ToAll(m, p => p.Status, _status));
+        Receive<NodeStatusRemoved>(m => ToAll(m, p => p.Status, _status));
+        // Saved and delivered by this member's alert book already: the others' books only keep it.
+        Receive<Isems.Actors.Alerts.AlertSeen>(m =>
+        {
+            foreach (var peer in _peers.Values) peer.Alerts?.Forward(m);
+        });
 
-        // Another member joined: ask it for what it holds (its nodes), now and once more when the topics have spread.
-        Receive<ClusterEvent.MemberUp>(up => Joined(up.Member));
+        Receive<ClusterEvent.MemberUp>(up => Greet(up.Member.Address, again: true));
         Receive<ClusterEvent.CurrentClusterState>(state =>
         {
-            foreach (var member in state.Members.Where(m => m.Status == MemberStatus.Up)) Joined(member);
+            foreach (var member in state.Members.Where(m => m.Status == MemberStatus.Up)) Greet(member.Address, again: true);
         });
-        Receive<AskAgain>(again => AskForFleet(again.Member));
-        Receive<ClusterEvent.MemberRemoved>(removed => _status.Tell(new ForgetMember(removed.Member.Address)));
-        // Another member asks: its read models are told what this member's entities own, and every newest row here.
-        Receive<ResyncFleet>(resync =>
+        Receive<GreetAgain>(again => Greet(again.Member, again: false));
+        Receive<ClusterEvent.MemberRemoved>(removed => _peers.Remove(removed.Member.Address));
+        // Another member's replica greets: from now on its read models get every change, and now what is held here.
+        Receive<ResyncFleet>(peer =>
         {
-            _status.Tell(new ResendOwnNodes(resync.Status));
-            _latest.Tell(new ResendLatest(resync.Latest));
+            var address = Sender.Path.Address;
+            if (address.HasLocalScope) return;
+            _peers[address] = peer;
+            _status.Tell(new ResendOwnNodes(peer.Status));
+            _latest.Tell(new ResendLatest(peer.Latest));
         });
     }
 
-    protected override void PreStart()
-    {
-        _mediator.Tell(new Subscribe(LatestTopic, _latest));
-        _mediator.Tell(new Subscribe(StatusTopic, _status));
+    protected override void PreStart() =>
         _cluster.Subscribe(Self, ClusterEvent.InitialStateAsSnapshot, typeof(ClusterEvent.MemberUp), typeof(ClusterEvent.MemberRemoved));
-    }
 
     protected override void PostStop() => _cluster.Unsubscribe(Self);
 
-    private void Joined(Member member)
+    private void ToAll(object change, Func<ResyncFleet, IActorRef> to, IActorRef local)
     {
-        if (member.Address.Equals(_cluster.SelfAddress)) return;
-        AskForFleet(member.Address);
-        Timers.StartSingleTimer(("again", member.Address), new AskAgain(member.Address), AskAgainAfter);
+        local.Forward(change);
+        foreach (var peer in _peers.Values) to(peer).Forward(change);
     }
 
-    private void AskForFleet(Address member) =>
-        Context.ActorSelection(new RootActorPath(member) / "user" / Name).Tell(new ResyncFleet(_latest, _status));
+    private void Greet(Address member, bool again)
+    {
+        if (member.Equals(_cluster.SelfAddress)) return;
+        // The alert book is registered after the node subsystem: found when first needed.
+        Akka.Hosting.ActorRegistry.For(Context.System).TryGet<Isems.Actors.Alerts.AlertBookActor>(out var alerts);
+        Context.ActorSelection(new RootActorPath(member) / "user" / Name).Tell(new ResyncFleet(_latest, _status, alerts));
+        if (again) Timers.StartSingleTimer(("greet", member), new GreetAgain(member), GreetAgainAfter);
+    }
 }
 
-/// <summary>From a member's replica to another's: tell these read models what you hold.</summary>
-public sealed record ResyncFleet(IActorRef Latest, IActorRef Status);
+/// <summary>From a member's replica to another's: these are my read models; send them what you hold, and every change.</summary>
+/// <param name="Alerts">Its alert book, which keeps the alerts of the other members' nodes (their books save them).</param>
+public sealed record ResyncFleet(IActorRef Latest, IActorRef Status, IActorRef? Alerts = null);

@@ -36,7 +36,7 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
         // The retention singleton
         typeof(GetRetentionStatus), typeof(RetentionStatus),
         // Members' read models catching up
-        typeof(ResyncFleet),
+        typeof(ResyncFleet), typeof(AlertSeen),
     ];
 
     private static readonly Dictionary<string, Type> ByManifest = Types.ToDictionary(t => t.Name, StringComparer.Ordinal);

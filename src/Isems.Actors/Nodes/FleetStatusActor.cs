@@ -56,13 +56,6 @@ public sealed class FleetStatusActor : ReceiveActor
                 Changed();
         });
         Receive<GetFleetStatus>(_ => Sender.Tell(Answer()));
-        // Cluster mode: a member left; the nodes its entities told of are told again by their new owners.
-        Receive<ForgetMember>(gone =>
-        {
-            var keys = _byKey.Where(e => e.Value.From.Path.Address.Equals(gone.Address)).Select(e => e.Key).ToList();
-            foreach (var key in keys) _byKey.Remove(key);
-            if (keys.Count > 0) Changed();
-        });
         // Cluster mode: a member that just joined has none of this; each member tells it the nodes its own entities own,
         // each from its entity (so a later removal by that entity still matches).
         Receive<ResendOwnNodes>(resend =>
@@ -110,9 +103,6 @@ public sealed class FleetStatusActor : ReceiveActor
         _answer = null;
     }
 }
-
-/// <summary>Cluster mode: the member at <paramref name="Address"/> left; its entries leave the status read model.</summary>
-public sealed record ForgetMember(Address Address);
 
 /// <summary>Cluster mode: tell <paramref name="To"/> (another member's status read model) the nodes owned here.</summary>
 public sealed record ResendOwnNodes(IActorRef To);

@@ -23,7 +23,9 @@ public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef s
     /// member's read models; <paramref name="localStatus"/> is this member's status read model.
     /// </summary>
     public static NodeEvents Replicated(ActorSystem system, IActorRef replica, IActorRef localStatus) =>
-        new(system, replica, replica) { _localStatus = localStatus };
+        new(system, replica, replica) { _localStatus = localStatus, _replica = replica };
+
+    private IActorRef? _replica;
 
     /// <summary>
     /// Cluster mode: a node entity started anew (a member died, shards moved) asks the registry for its settings and
@@ -64,6 +66,7 @@ public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef s
         var changed = new AlertChanged(alert);
         if (_alerts is null && ActorRegistry.For(system).TryGet<AlertBookActor>(out var book)) _alerts = book;
         _alerts?.Tell(changed, node);
+        _replica?.Tell(new AlertSeen(alert), node);
         system.EventStream.Publish(changed);
     }
 
