@@ -171,12 +171,20 @@ internal static class ClusterBenchmark
     /// <summary>Waits until every router has been fetched since <paramref name="before"/>; the time from <paramref name="started"/>.</summary>
     private static async Task<TimeSpan> FirstCycleAsync(IReadOnlyList<SimulatedNode> routers, int[] before, Stopwatch started, TimeSpan within)
     {
-        while (Enumerable.Range(0, routers.Count).Any(i => routers[i].Requests <= before[i]))
+        var told = started.Elapsed;
+        while (true)
         {
-            if (started.Elapsed > within) throw new TimeoutException($"not every node was polled within {within.TotalMinutes:0} min");
+            var polled = Enumerable.Range(0, routers.Count).Count(i => routers[i].Requests > before[i]);
+            if (polled == routers.Count) return started.Elapsed;
+            // Progress, so a run cut short still says how far it got.
+            if (started.Elapsed - told > TimeSpan.FromSeconds(15))
+            {
+                told = started.Elapsed;
+                Console.WriteLine($"    … {started.Elapsed.TotalSeconds:N0} s: {polled:N0} of {routers.Count:N0} nodes polled");
+            }
+            if (started.Elapsed > within) throw new TimeoutException($"{polled:N0} of {routers.Count:N0} nodes polled within {within.TotalMinutes:0} min");
             await Task.Delay(200);
         }
-        return started.Elapsed;
     }
 
     private static async Task<TimeSpan> UntilAsync(Func<Task<bool>> condition, TimeSpan within)

@@ -226,9 +226,10 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>Runs while the asking member still waits for its answer, so its socket is still there to be found.</summary>
     private void Record(SimulatedNode node, IPEndPoint client)
     {
+        var at = DateTime.UtcNow;
         var pids = Volatile.Read(ref _pids);
         var owner = LoopbackPeers.OwnerOf(client, Fleet.BaseAddress.Port, pids.Where(p => p > 0).ToArray());
-        _fetches.Enqueue(new Fetch(node.NodeId, owner is { } pid ? Array.IndexOf(pids, pid) : -1, DateTime.UtcNow));
+        _fetches.Enqueue(new Fetch(node.NodeId, owner is { } pid ? Array.IndexOf(pids, pid) : -1, at));
     }
 
     public async Task DisposeAsync()

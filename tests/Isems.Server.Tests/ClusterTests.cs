@@ -39,7 +39,18 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
         await cluster.WaitUntilAllUpAsync(TimeSpan.FromSeconds(120));
         // Until a router's first good poll tells its id, it is under its address; the node's actor under its id may live
         // on another member. So the watch starts once every router is listed under its id and has been fetched since.
-        await Eventually(async () => Listed(await cluster.NodesAsync(0)).IsSupersetOf(RouterIds), "every router listed under its id", TimeSpan.FromSeconds(60));
+        JsonArray listed = [];
+        try
+        {
+            await Eventually(async () => Listed(listed = await cluster.NodesAsync(0)).IsSupersetOf(RouterIds), "every router listed under its id", TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            var missing = RouterIds.Except(Listed(listed)).ToList();
+            Assert.Fail($"member 1's /nodes does not list {string.Join(", ", missing)} under its id; it lists them as: " + string.Join("; ",
+                missing.Select(id => listed.FirstOrDefault(n => ((string?)n?["url"])?.Contains($"/{id}/") == true)?.ToJsonString() ?? $"{id} not at all")) +
+                $"; fetched since the start: {string.Join(", ", missing.Select(id => $"{id} {cluster.Fetches.Count(f => f.NodeId == id)}x"))}");
+        }
         var settled = DateTime.UtcNow;
         await Eventually(() => FetchedSince(settled).IsSupersetOf(RouterIds), "every router fetched once more", 3 * ClusterFixture.Interval);
 
@@ -111,14 +122,18 @@ public sealed class ClusterTests(ClusterFixture cluster, ITestOutputHelper outpu
         cluster.Kill(Victim);
         output.WriteLine($"member {Victim + 1} killed at {killedAt:HH:mm:ss.f}; it fetched {owned.Count} nodes: {string.Join(", ", owned)}");
 
-        await Eventually(() => FetchedSince(killedAt).IsSupersetOf(owned), "the killed member's nodes fetched by the others", 2 * FailoverBound);
+        bool BySurvivor(Fetch f) => f.Member >= 0 && f.Member != Victim;
+        await Eventually(() => cluster.FetchesSince(killedAt).Where(BySurvivor).Select(f => f.NodeId).ToHashSet().IsSupersetOf(owned),
+            "the killed member's nodes fetched by the others", 2 * FailoverBound);
         var after = cluster.FetchesSince(killedAt);
-        var taken = owned.ToDictionary(id => id, id => after.Where(f => f.NodeId == id).MinBy(f => f.At)!);
+        var taken = owned.ToDictionary(id => id, id => after.Where(f => f.NodeId == id && BySurvivor(f)).MinBy(f => f.At)!);
         foreach (var (id, first) in taken.OrderBy(t => t.Value.At))
             output.WriteLine($"  {id}: fetched again after {(first.At - killedAt).TotalSeconds:0.0} s by member {first.Member + 1}");
         var slowest = taken.Values.Max(f => f.At) - killedAt;
         Assert.True(slowest <= FailoverBound, $"every node of the killed member polled again within 30 s; the last after {slowest.TotalSeconds:0.0} s");
-        Assert.DoesNotContain(after, f => f.Member == Victim || f.Member < 0);
+        // A request the killed member sent just before it died may be seen just after (the simulator's handler lags on a
+        // loaded machine); nothing comes from it later.
+        Assert.DoesNotContain(after, f => f.Member < 0 || (f.Member == Victim && f.At > killedAt + TimeSpan.FromSeconds(2)));
         Assert.Empty(cluster.Load.Failures);
         Assert.True(cluster.Load.Acked > 0);
     }
