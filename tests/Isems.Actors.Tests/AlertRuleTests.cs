@@ -33,6 +33,28 @@ public sealed class AlertRuleTests
     }
 
     [Fact]
+    public void A_node_moved_from_its_address_to_its_id_goes_on_counting_its_streaks_and_keeps_what_fires()
+    {
+        // Under its address: the first battery-low line (one of two), and BatteryCold already firing, one clear line in.
+        Assert.Empty(Line(0x004, 0));
+        Assert.Equal("BatteryCold", Assert.Single(Line(0x004, 1)).AlertName);
+        Assert.Empty(Line(0x080, 2));
+        var carried = _alerts.Carry(T0.AddMinutes(2));
+
+        // Under its id: the second battery-low line fires BatteryLow; the second clear line resolves BatteryCold with
+        // the startsAt it had; a line seen before the move is not observed again.
+        var moved = new NodeAlerts(new AlertOptions());
+        moved.TakeUp(carried);
+        var changes = new List<Alert>();
+        moved.Measured(_ts, 0x080, T0.AddMinutes(3), "FF-ESP-Hof", changes);
+        Assert.Empty(changes);
+        moved.Measured(_ts += 60, 0x080, T0.AddMinutes(3), "FF-ESP-Hof", changes);
+        Assert.Equal([("BatteryLow", AlertState.Firing), ("BatteryCold", AlertState.Resolved)],
+            changes.Select(c => (c.AlertName, c.State)));
+        Assert.Equal(T0.AddMinutes(1), changes[1].StartsAt);
+    }
+
+    [Fact]
     public void One_line_against_the_state_changes_nothing_either_way()
     {
         Assert.Empty(Line(0x008, 0));

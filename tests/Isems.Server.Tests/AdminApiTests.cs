@@ -432,7 +432,7 @@ public sealed class AdminApiTests : ServerTestBase
         var docs = await client.GetAsync("/docs/");
 
         Assert.Equal(
-            ["/admin/nodes", "/admin/nodes/{id}", "/admin/nodes/{id}/poll", "/alerts", "/healthz", "/measurements/export", "/measurements/latest",
+            ["/admin/nodes", "/admin/nodes/{id}", "/admin/nodes/{id}/poll", "/alerts", "/cluster", "/healthz", "/measurements/export", "/measurements/latest",
              "/measurements/{nodeId}/export", "/measurements/{nodeId}/history", "/measurements/{nodeId}/latest",
              "/metrics", "/mqtt", "/nodes", "/nodes/{nodeId}", "/readyz"],
             paths.Order(StringComparer.Ordinal));

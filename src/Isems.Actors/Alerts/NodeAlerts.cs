@@ -77,12 +77,28 @@ public sealed class NodeAlerts(AlertOptions options)
     /// <summary>An alert that was firing before a restart goes on firing, with its startsAt, without being told again.</summary>
     public void Restore(string alertName, DateTimeOffset startsAt) => (_tracks ??= new())[alertName] = new Track { StartsAt = startsAt };
 
-    /// <summary>What goes with the node when it moves to another key: the alerts firing and what was observed.</summary>
-    public NodeAlertsCarry Carry(DateTimeOffset? lastNew) => new(Firing.ToList(), SeenUpTo, lastNew);
+    /// <summary>
+    /// What goes with the node when it moves to another key: the alerts firing, the streaks under way (a node's first
+    /// battery-low line seen under its address counts toward the alert under its id) and what was observed.
+    /// </summary>
+    public NodeAlertsCarry Carry(DateTimeOffset? lastNew) => new(Firing.ToList(), SeenUpTo, lastNew, Streaks());
+
+    private List<(string AlertName, int Streak)>? Streaks() =>
+        _tracks?.Where(t => t.Value.Streak > 0).Select(t => (t.Key, t.Value.Streak)).ToList() is { Count: > 0 } streaks ? streaks : null;
 
     public void TakeUp(NodeAlertsCarry carried)
     {
         foreach (var (name, startsAt) in carried.Firing) Restore(name, startsAt);
+        foreach (var (name, streak) in carried.Streaks ?? [])
+        {
+            // A streak toward firing (or toward resolving one that fires): kept where the alert's state agrees with it.
+            var firing = carried.Firing.Any(f => f.AlertName == name);
+            if (_tracks?.TryGetValue(name, out var track) == true)
+            {
+                if ((track.StartsAt is not null) == firing) track.Streak = Math.Max(track.Streak, streak);
+            }
+            else if (!firing) (_tracks ??= new())[name] = new Track { Streak = streak };
+        }
         RestoreSeenUpTo(carried.SeenUpTo);
     }
 
@@ -128,5 +144,11 @@ public sealed class NodeAlerts(AlertOptions options)
     }
 }
 
-/// <summary>A node's alert state as plain data, moving with the node from its address to its id.</summary>
-public sealed record NodeAlertsCarry(IReadOnlyList<(string AlertName, DateTimeOffset StartsAt)> Firing, long SeenUpTo, DateTimeOffset? LastNew);
+/// <summary>
+/// A node's alert state as plain data, moving with the node from its address to its id: the alerts firing, the
+/// streaks under way (<see cref="AlertOptions.Hysteresis"/> observations make a change), the newest line observed and
+/// when the last new one came.
+/// </summary>
+public sealed record NodeAlertsCarry(
+    IReadOnlyList<(string AlertName, DateTimeOffset StartsAt)> Firing, long SeenUpTo, DateTimeOffset? LastNew,
+    IReadOnlyList<(string AlertName, int Streak)>? Streaks = null);

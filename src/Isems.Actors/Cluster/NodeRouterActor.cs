@@ -10,8 +10,17 @@ namespace Isems.Actors.Cluster;
 /// it; a question about a node goes there only if the fleet knows the node; the fleet-wide questions go to this
 /// member's read models. Holds no state.
 /// </summary>
-public sealed class NodeRouterActor : ReceiveActor
+public sealed class NodeRouterActor : ReceiveActor, IWithTimers
 {
+    /// <summary>
+    /// After this, the loader drops the fleet-wide read it made at start (what no entity here asked for by then): the
+    /// entities that start on this member later (a member died, shards moved) have their state read from their rows,
+    /// which are newer than that read.
+    /// </summary>
+    public static readonly TimeSpan ForgetStartStateAfter = TimeSpan.FromSeconds(60);
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
     public static Props Props(IActorRef region, IActorRef latest, IActorRef status, IActorRef loader) =>
         Akka.Actor.Props.Create(() => new NodeRouterActor(region, latest, status, loader));
 
@@ -30,8 +39,21 @@ public sealed class NodeRouterActor : ReceiveActor
         {
             foreach (var key in found.NodeKeys) region.Tell(new ShardRegion.StartEntity(key));
         });
+        Receive<ForgetUnclaimedState>(forget =>
+        {
+            if (Sender.Equals(loader)) return; // the loader's answer
+            loader.Tell(forget);
+        });
         // The regions' acknowledgements of those starts (a type Akka keeps internal): nothing to do.
         ReceiveAny(_ => { });
-        loader.Tell(FindSavedNodes.Instance);
+        _loader = loader;
+    }
+
+    private readonly IActorRef _loader;
+
+    protected override void PreStart()
+    {
+        _loader.Tell(FindSavedNodes.Instance);
+        Timers.StartSingleTimer("forget", ForgetUnclaimedState.Instance, ForgetStartStateAfter);
     }
 }

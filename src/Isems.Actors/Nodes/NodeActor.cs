@@ -119,15 +119,24 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 break;
             case StartPolling start:
                 var logged = _log.LoggedId(start.LogUrl);
+                // A node about to be moved by its bookmark's id polls under that id, not here first.
+                if (IdentifiesFromBookmark(logged)) _holdPolls = true;
                 OnStartPolling(start);
                 PublishStatus();
-                IdentifyFromBookmark(logged);
+                if (IdentifiesFromBookmark(logged))
+                {
+                    _nodeId = logged;
+                    Identify();
+                }
                 break;
             case IdentifyAgain:
+                // The registry has not moved the node yet (it may be away): polls go on here meanwhile.
+                ReleasePolls();
                 if (_nodeId is not null && _nodeId != _key) Identify();
                 break;
             case IdentityKept:
                 Timers.Cancel(IdentifyTimer);
+                ReleasePolls();
                 break;
             case StopPolling stop:
                 _log.Use(stop.LogUrl);
@@ -143,7 +152,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 _pushed?.FailAll("the node moved to its id");
                 // A poll asked for by the address as the node moved is handed on to the node under its id, which the
                 // registry has already started (it asks for the start before this stop), so its asker gets that answer.
-                var nodes = _options.Sharded ? Akka.Hosting.ActorRegistry.For(Context.System).Get<NodeManagerActor>() : Context.Parent;
+                // Sharded: to the region itself, as the node under its id may not be in this member's read model yet.
+                var nodes = _options.Sharded ? Akka.Hosting.ActorRegistry.For(Context.System).Get<Cluster.ClusterHosting.NodeRegion>() : Context.Parent;
                 foreach (var waiter in TakeWaiters()) nodes.Tell(new PollNow(stop.MovedTo), waiter);
                 StopForGood();
                 break;
@@ -214,7 +224,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 if (loaded.Latest is { } latest)
                 {
                     RememberLatest(latest);
-                    _watch.Restored(latest, Now);
+                    // A node moved here from its address takes up what was observed there instead: a row stored
+                    // there as it moved is read again here, and its alerts are evaluated once, here.
+                    if (_early?.Exists(e => e.Message is StartPolling { MovedFrom: not null }) != true) _watch.Restored(latest, Now);
                 }
                 if (loaded.Firing is { } firing) _watch.Restored(firing);
                 // Told once: a start waiting among the early messages tells the status as it is then.
@@ -267,8 +279,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// Stops for good. A sharded entity that only stopped would be started again by its shard (it is remembered), so
     /// it asks its shard to passivate it.
     /// </summary>
+    private bool _stoppingForGood;
+
     private void StopForGood()
     {
+        _stoppingForGood = true;
         if (_options.Sharded) Context.Parent.Tell(new Akka.Cluster.Sharding.Passivate(PoisonPill.Instance));
         else Context.Stop(Self);
     }
@@ -325,26 +340,35 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     /// names it): the registry is told at once, as after a first good poll, so the node does not wait for its slot
     /// to be one node again.
     /// </summary>
-    private void IdentifyFromBookmark(string? logged)
-    {
-        if (_nodeId is not null || logged is null || logged == _key) return;
-        _nodeId = logged;
-        Identify();
-    }
+    private bool IdentifiesFromBookmark(string? logged) => _nodeId is null && logged is not null && logged != _key;
 
     /// <summary>
     /// Tells the registry the node's id. Told again, with backoff, until the registry moves the node (this actor
     /// stops) or answers that it stays under its address: an identification lost while the registry was away (its
     /// journal's database down, the registry restarting) would otherwise leave the node under its address until the
     /// next restart.
+    /// Until the registry answers or the first retry, polls wait: a poll under way here as the node moves would
+    /// store lines whose alerts and newest row the actor under the id never sees. Waiting askers go with the node.
     /// </summary>
     private void Identify()
     {
-        _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
+        var told = _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
+        if (told && _identifyAttempts == 0) _holdPolls = true;
+        else ReleasePolls();
         Timers.StartSingleTimer(IdentifyTimer, new IdentifyAgain(), Backoff.Exponential(IdentifyRetryMin, IdentifyRetryMax, _identifyAttempts++));
     }
 
     private int _identifyAttempts;
+    private bool _holdPolls; // while the registry is told the node's id, before it moves the node
+    private bool _pollHeld; // a poll that came due (or was asked for) meanwhile
+
+    private void ReleasePolls()
+    {
+        _holdPolls = false;
+        if (!_pollHeld) return;
+        _pollHeld = false;
+        if (!_cycle.Fetching) StartAttempt();
+    }
 
     private NodeSnapshot Snapshot() => new(Status(), _log.Bookmark(_nodeId), _watch.Carry());
 
@@ -448,6 +472,11 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void StartAttempt()
     {
+        if (_holdPolls)
+        {
+            _pollHeld = true;
+            return;
+        }
         Disarm();
         _deadlines.Hold();
         _cycle.Began();
@@ -576,7 +605,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         _trace?.End(0, 0, "the node's actor stopped");
         LeaveGate();
-        _events.Stopped(_key, Self);
+        // A sharded entity also stops when its shard moves to another member (a rebalance, a member leaving): the
+        // node stays listed until its new entity tells its status. Only a node that is gone for good leaves the list.
+        if (!_options.Sharded || _stoppingForGood) _events.Stopped(_key, Self);
     }
 
     private void ScheduleNextCycle()

@@ -74,9 +74,11 @@ public sealed class NodeEvents(ActorSystem system, IActorRef latest, IActorRef s
     /// To the registry (found by its marker type in the ActorRegistry). Without one (a one-shot tool, a test of the
     /// node actors alone) the node stays under its address, and knows its id.
     /// </summary>
-    public void Identified(IdentifyNode identified, IActorRef node)
+    /// <returns>Whether a registry was told (and so may move the node).</returns>
+    public bool Identified(IdentifyNode identified, IActorRef node)
     {
         if (_registry is null && ActorRegistry.For(system).TryGet<NodeRegistryActor>(out var registry)) _registry = registry;
         _registry?.Tell(identified, node);
+        return _registry is not null;
     }
 }

@@ -93,21 +93,24 @@ public static class CollectorServices
             var startup = sp.GetRequiredService<CollectorStartup>();
             // The one place the two modes differ: where the node actors, the registry and retention live. Everything
             // else finds them by the same marker types.
-            if (options.Cluster is { } cluster && scheduled)
+            var cluster = scheduled ? options.Cluster : null;
+            var alertmanager = string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl);
+            var webhook = string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl);
+            if (cluster is not null)
             {
                 akka.WithIsemsCluster(cluster)
                     .WithNodeSharding(store, fetcher, polling, metrics)
+                    .WithAlerts(store, metrics, alertmanager, webhook)
                     .WithNodeRegistrySingleton(configured, startup)
                     .WithRetentionSingleton(store, RetentionOptions(options), metrics);
             }
             else
             {
                 akka.WithNodeActors(store, fetcher, polling, metrics)
+                    .WithAlerts(store, metrics, alertmanager, webhook)
                     .WithNodeRegistry(configured, persist: scheduled, started: ReleaseStartUpGarbage, startup: startup);
                 if (scheduled) akka.WithRetention(store, RetentionOptions(options), metrics);
             }
-            akka.WithAlerts(store, metrics, string.IsNullOrWhiteSpace(options.AlertmanagerUrl) ? null : new Uri(options.AlertmanagerUrl),
-                string.IsNullOrWhiteSpace(options.AlertWebhookUrl) ? null : new Uri(options.AlertWebhookUrl));
             if (scheduled && sp.GetRequiredService<MqttSettings>().Options is { } mqtt) akka.WithMqttBridge(mqtt).WithMqttAlerts(metrics);
         });
         // After the actor system's start: the host serves (and update-data polls) once the nodes have started.
