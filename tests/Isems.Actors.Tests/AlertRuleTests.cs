@@ -55,6 +55,28 @@ public sealed class AlertRuleTests
     }
 
     [Fact]
+    public void After_a_restart_the_newest_stored_line_rebuilds_the_streaks_under_way_without_telling_anything()
+    {
+        // Before the stop: BatteryCold firing, then one line with BatteryLow and without BatteryCold.
+        Line(0x004, 0);
+        var cold = Assert.Single(Line(0x004, 1));
+        Line(0x080, 2);
+
+        // After it: the firing alert restored, then the newest stored line observed again.
+        var restarted = new NodeAlerts(new AlertOptions());
+        restarted.Restore("BatteryCold", cold.StartsAt);
+        restarted.Primed(_ts, 0x080);
+        restarted.Primed(_ts, 0x080); // the same line again changes nothing
+        var changes = new List<Alert>();
+        restarted.Measured(_ts, 0x080, T0.AddMinutes(3), "FF-ESP-Hof", changes); // not new
+        Assert.Empty(changes);
+        restarted.Measured(_ts + 60, 0x080, T0.AddMinutes(3), "FF-ESP-Hof", changes);
+        Assert.Equal([("BatteryLow", AlertState.Firing), ("BatteryCold", AlertState.Resolved)],
+            changes.Select(c => (c.AlertName, c.State)));
+        Assert.Equal(cold.StartsAt, changes[1].StartsAt);
+    }
+
+    [Fact]
     public void One_line_against_the_state_changes_nothing_either_way()
     {
         Assert.Empty(Line(0x008, 0));

@@ -14,6 +14,9 @@ namespace Isems.Actors.Tests;
 /// </summary>
 public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTestKit(output)
 {
+    // Virtual time decides when an alert changes; this only bounds how long a loaded machine may take to tell it.
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+
     private TestProbe Alerts()
     {
         var probe = CreateTestProbe();
@@ -44,13 +47,13 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
         Push(nodes, "980");
         alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         Push(nodes, "980");
-        var fired = alerts.ExpectMsg<AlertChanged>().Alert;
+        var fired = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("BatteryLow", "FF-ESP-Hof", "critical", AlertState.Firing), (fired.AlertName, fired.NodeId, fired.Severity, fired.State));
 
         Push(nodes, "900");
         alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         Push(nodes, "900");
-        var resolved = alerts.ExpectMsg<AlertChanged>().Alert;
+        var resolved = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("BatteryLow", AlertState.Resolved, fired.StartsAt), (resolved.AlertName, resolved.State, resolved.StartsAt));
         Assert.NotNull(resolved.EndsAt);
     }
@@ -62,10 +65,10 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
         var nodes = StartNodes();
         Push(nodes, "980");
         Push(nodes, "980");
-        var fired = alerts.ExpectMsg<AlertChanged>().Alert;
+        var fired = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
 
         nodes.Tell(new MuteAlerts("FF-ESP-Hof", ["BatteryLow", "NodeSilent"]));
-        var resolved = alerts.ExpectMsg<AlertChanged>().Alert;
+        var resolved = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("BatteryLow", AlertState.Resolved, fired.StartsAt), (resolved.AlertName, resolved.State, resolved.StartsAt));
         Push(nodes, "980");
         Push(nodes, "980");
@@ -76,7 +79,7 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
         nodes.Tell(new MuteAlerts("FF-ESP-Hof", []));
         StatusOf(nodes, "FF-ESP-Hof");
         Scheduler.Advance(TimeSpan.FromMinutes(1));
-        var silent = alerts.ExpectMsg<AlertChanged>().Alert;
+        var silent = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("NodeSilent", AlertState.Firing), (silent.AlertName, silent.State));
         Push(nodes, "980"); // and BatteryLow, which held too, fires on its next line
         var again = alerts.FishForMessage<AlertChanged>(c => c.Alert.AlertName == "BatteryLow").Alert;
@@ -95,14 +98,14 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
         Scheduler.Advance(TimeSpan.FromMinutes(1)); // 45 minutes: the condition is seen once
         alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         Scheduler.Advance(TimeSpan.FromMinutes(1)); // seen twice: fires
-        var fired = alerts.ExpectMsg<AlertChanged>().Alert;
+        var fired = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("NodeSilent", "FF-ESP-Hof", AlertState.Firing), (fired.AlertName, fired.NodeId, fired.State));
         Scheduler.Advance(TimeSpan.FromHours(3));
         alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // told once
 
         Push(nodes, "900");
         Push(nodes, "900");
-        var resolved = alerts.ExpectMsg<AlertChanged>().Alert;
+        var resolved = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("NodeSilent", AlertState.Resolved, fired.StartsAt), (resolved.AlertName, resolved.State, resolved.StartsAt));
     }
 
@@ -119,7 +122,7 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
         for (var i = 0; i < 44; i++) PollOnce(nodes, node.NodeId);
         alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         for (var i = 0; i < 3; i++) PollOnce(nodes, node.NodeId);
-        var fired = alerts.ExpectMsg<AlertChanged>().Alert;
+        var fired = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("NodeSilent", "Elektra-Dach", AlertState.Firing), (fired.AlertName, fired.NodeId, fired.State));
         Assert.Equal(NodeState.Up, StatusOf(nodes, node.NodeId).State);
 
@@ -128,7 +131,7 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
         alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
         node.Append(1);
         PollOnce(nodes, node.NodeId);
-        var resolved = alerts.ExpectMsg<AlertChanged>().Alert;
+        var resolved = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
         Assert.Equal(("NodeSilent", AlertState.Resolved, fired.StartsAt), (resolved.AlertName, resolved.State, resolved.StartsAt));
     }
 }

@@ -97,7 +97,8 @@ public sealed class CollectorProcess : IAsyncDisposable
     private async Task WaitUntilAnsweringAsync()
     {
         using var client = CreateClient();
-        // Generous: three members start at once on a shared 2-core machine.
+        // Generous: a process started while the suite's other tests load both cores (or three cluster members start at
+        // once) can take a minute to listen.
         var deadline = DateTime.UtcNow.AddSeconds(120);
         while (true)
         {

@@ -102,6 +102,22 @@ public sealed class NodeAlerts(AlertOptions options)
         RestoreSeenUpTo(carried.SeenUpTo);
     }
 
+    /// <summary>
+    /// After a restart: the newest stored line is observed again by the status-bit rules, telling nothing. A change
+    /// takes <see cref="AlertOptions.Hysteresis"/> observations, so with two a streak under way at the stop was that
+    /// one line: the node's first battery-low line before a restart and its second after it fire BatteryLow.
+    /// Call it after <see cref="Restore"/>: a firing alert's streak toward resolving is rebuilt the same way.
+    /// </summary>
+    public void Primed(long timestamp, int? status)
+    {
+        if (timestamp <= SeenUpTo) return;
+        SeenUpTo = timestamp;
+        if (status is not { } bits || options.Hysteresis < 2) return;
+        var none = new List<Alert>(0);
+        foreach (var rule in AlertRule.StatusBits)
+            Observe(rule.Name, (bits & rule.Bit!.Value) != 0, default, "", none);
+    }
+
     public void RestoreSeenUpTo(long seenUpTo)
     {
         if (seenUpTo > SeenUpTo) SeenUpTo = seenUpTo;

@@ -221,6 +221,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         {
             case NodeStateLoaded loaded:
                 if (loaded.Bookmark is { } bookmark) _log.Saved(bookmark);
+                if (loaded.Firing is { } firing) _watch.Restored(firing);
                 if (loaded.Latest is { } latest)
                 {
                     RememberLatest(latest);
@@ -228,7 +229,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                     // there as it moved is read again here, and its alerts are evaluated once, here.
                     if (_early?.Exists(e => e.Message is StartPolling { MovedFrom: not null }) != true) _watch.Restored(latest, Now);
                 }
-                if (loaded.Firing is { } firing) _watch.Restored(firing);
                 // Told once: a start waiting among the early messages tells the status as it is then.
                 if (loaded.Latest is not null && _early?.Exists(e => e.Message is StartPolling) != true) PublishStatus();
                 Loaded();

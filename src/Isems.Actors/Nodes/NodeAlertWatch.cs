@@ -55,10 +55,13 @@ internal sealed class NodeAlertWatch(NodeAlerts alerts, NodeDeadlines deadlines)
         return changes;
     }
 
-    /// <summary>After a restart, silence counts from the newest stored row (not later than now), and that row is not new.</summary>
+    /// <summary>
+    /// After a restart, silence counts from the newest stored row (not later than now), and that row is not new; its
+    /// status bits rebuild the streaks under way (after the firing alerts are restored).
+    /// </summary>
     public void Restored(StoredMeasurement latest, DateTimeOffset now)
     {
-        alerts.RestoreSeenUpTo(latest.Measurement.Timestamp);
+        alerts.Primed(latest.Measurement.Timestamp, latest.Measurement.Status);
         var at = latest.Measurement.Time < now ? latest.Measurement.Time : now;
         if (_lastNew is not null && _lastNew >= at) return;
         SilentFrom(at, now);

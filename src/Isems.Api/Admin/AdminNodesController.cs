@@ -60,13 +60,19 @@ public sealed class AdminNodesController(
         if (invalid is not null) return invalid;
         var add = new AddNode(fields!.Id!, fields.Url!, fields.IntervalSeconds?.Value, fields.TimeoutSeconds?.Value,
             fields.Enabled ?? true, fields.Note?.Value, fields.MutedAlerts);
-        return await registry.AskAsync(add, cancellationToken) switch
+        return await registry.AskAsync(add, cancellationToken, ChangeTimeout) switch
         {
             RegistryEntry entry => Created($"/admin/nodes/{Uri.EscapeDataString(entry.Node.Id)}", AdminNodeJson.From(entry.Node, null)),
             RegistryRefusal refusal => Refused(refusal),
             _ => registry.Unavailable(this),
         };
     }
+
+    /// <summary>
+    /// A change is answered once its journal entry is committed, and a burst of changes (a script adding a fleet)
+    /// commits one after another: answering 503 while the change still lands would make the script's retry a 409.
+    /// </summary>
+    private static readonly TimeSpan ChangeTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Change any of a node's fields but its id; a new URL or interval takes effect at once.</summary>
     [HttpPatch("{id}")]
@@ -79,7 +85,7 @@ public sealed class AdminNodesController(
     {
         var (fields, invalid) = await ReadAsync(routeId: id, cancellationToken);
         if (invalid is not null) return invalid;
-        return await registry.AskAsync(new ChangeNode(id, fields!.ToChanges()), cancellationToken) switch
+        return await registry.AskAsync(new ChangeNode(id, fields!.ToChanges()), cancellationToken, ChangeTimeout) switch
         {
             RegistryEntry entry => Ok(await WithHealthAsync(entry.Node, cancellationToken)),
             RegistryRefusal refusal => Refused(refusal),
