@@ -14,8 +14,10 @@ using Xunit.Abstractions;
 namespace Isems.Actors.Tests;
 
 /// <summary>
-/// The real pieces under the actors: a SQLite file, simulated nodes over loopback HTTP, the writer and the manager.
-/// Time is virtual (TestScheduler): schedules and backoff advance only when a test says so; fetches are real.
+/// The real pieces under the actors: a SQLite file, simulated nodes over loopback HTTP, and the collector's actors
+/// composed by the product's own Akka.Hosting extensions (<see cref="TestCollector"/>), in an actor system of their
+/// own; the test kit's system holds the probes. Time is virtual (TestScheduler): schedules and backoff advance only
+/// when a test says so; fetches are real.
 /// </summary>
 public abstract class CollectorTestKit : TestKit, IAsyncLifetime
 {
@@ -34,7 +36,8 @@ public abstract class CollectorTestKit : TestKit, IAsyncLifetime
         Store.Migrate();
     }
 
-    protected TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
+    /// <summary>The collector's virtual clock once one is started; before that, the test kit's own.</summary>
+    protected TestScheduler Scheduler => Collector?.Scheduler ?? (TestScheduler)Sys.Scheduler;
 
     protected static readonly PollingOptions DefaultPolling = new()
     {
@@ -44,11 +47,35 @@ public abstract class CollectorTestKit : TestKit, IAsyncLifetime
         JitterSeed = 7,
     };
 
-    protected IActorRef StartNodes(PollingOptions? polling = null)
+    /// <summary>The collector the test started (<see cref="StartCollectorAsync"/>), if any; stopped when the test ends.</summary>
+    protected TestCollector? Collector { get; private set; }
+
+    /// <summary>
+    /// Starts the collector's actors as the product composes them (<see cref="TestCollector"/>) over the test's store,
+    /// and returns it; with <paramref name="configured"/> the node registry runs too, once it has merged them.
+    /// </summary>
+    protected async Task<TestCollector> StartCollectorAsync(
+        PollingOptions? polling = null, IReadOnlyList<Uri>? configured = null, Mqtt.MqttOptions? mqtt = null)
     {
-        var options = polling ?? DefaultPolling;
-        var writer = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer");
-        return Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(options), options), "nodes");
+        if (Collector is not null) throw new InvalidOperationException("one collector per test: stop it before starting another (RestartCollectorAsync)");
+        return Collector = await TestCollector.StartAsync(Store, polling ?? DefaultPolling, Output, configured, mqtt);
+    }
+
+    /// <summary>The node actors of a collector started for the test (<see cref="StartCollectorAsync"/>).</summary>
+    protected async Task<IActorRef> StartNodesAsync(PollingOptions? polling = null) => (await StartCollectorAsync(polling)).Nodes;
+
+    /// <summary>The collector stopped as SIGTERM stops it (the writer flushes), and started again over the same files.</summary>
+    protected async Task<TestCollector> RestartCollectorAsync(PollingOptions? polling = null, IReadOnlyList<Uri>? configured = null)
+    {
+        await StopCollectorAsync();
+        return await StartCollectorAsync(polling, configured);
+    }
+
+    protected async Task StopCollectorAsync()
+    {
+        if (Collector is not { } collector) return;
+        Collector = null;
+        await collector.DisposeAsync();
     }
 
     /// <summary>
@@ -58,28 +85,6 @@ public abstract class CollectorTestKit : TestKit, IAsyncLifetime
     protected NodeStatus StatusOf(IActorRef nodes, string key) =>
         nodes.Ask<object>(new GetNodeStatus(key), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult() as NodeStatus
         ?? nodes.Ask<NodeStatus>(new FindNodeStatus(key), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult();
-
-    /// <summary>The node registry (journal in memory), found by the node actors through the ActorRegistry.</summary>
-    protected IActorRef StartRegistry(IActorRef nodes)
-    {
-        var registry = Sys.ActorOf(NodeRegistryActor.Props(nodes, $"node-registry-{Guid.NewGuid():N}"), "node-registry");
-        ActorRegistry.For(Sys).Register<NodeRegistryActor>(registry);
-        return registry;
-    }
-
-    /// <summary>
-    /// The node registry (journal in memory) as the collector starts it: <paramref name="configured"/> (ISEMS_ROUTER_IPS)
-    /// merged in once it has recovered. Returned once merged; found by the node actors unless <paramref name="register"/> is false.
-    /// </summary>
-    protected async Task<IActorRef> StartRegistryAsync(
-        IActorRef nodes, IReadOnlyList<Uri> configured, bool register = true, string name = "node-registry", string? stream = null)
-    {
-        var startup = new CollectorStartup();
-        var registry = Sys.ActorOf(NodeRegistryActor.Props(nodes, stream ?? $"node-registry-{Guid.NewGuid():N}", configured, startup: startup), name);
-        if (register) ActorRegistry.For(Sys).Register<NodeRegistryActor>(registry);
-        await startup.Merged.WaitAsync(TimeSpan.FromSeconds(5));
-        return registry;
-    }
 
     /// <summary>Waits (in real time) until the node has finished <paramref name="polls"/> attempts and armed its next timer.</summary>
     protected NodeStatus AwaitPolls(IActorRef nodes, string key, long polls)
@@ -117,6 +122,7 @@ public abstract class CollectorTestKit : TestKit, IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        await StopCollectorAsync();
         await Fleet.DisposeAsync();
         Shutdown();
         Store.Dispose();

@@ -57,8 +57,8 @@ public sealed class MqttBridgeActorTests(ITestOutputHelper output) : CollectorTe
     {
         var port = Ports.Free();
         var broker = await StartBrokerAsync(port);
-        var nodes = StartNodes();
-        var bridge = Sys.ActorOf(MqttBridgeActor.Props(new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector" }, nodes));
+        var collector = await StartCollectorAsync(mqtt: new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector" });
+        var (nodes, bridge) = (collector.Nodes, collector.Bridge);
         AwaitLink(bridge, s => s.Connected);
         return (broker, nodes, bridge, await PublisherAsync(port), port);
     }
@@ -110,17 +110,17 @@ public sealed class MqttBridgeActorTests(ITestOutputHelper output) : CollectorTe
         var port = Ports.Free();
         using var broker = await StartBrokerAsync(port);
         var options = new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector" };
-        var nodes = StartNodes();
-        var first = Sys.ActorOf(MqttBridgeActor.Props(options, nodes));
+        var first = (await StartCollectorAsync(mqtt: options)).Bridge;
         AwaitLink(first, s => s.Connected);
-        await first.GracefulStop(TimeSpan.FromSeconds(5));
+        // The collector stops as SIGTERM stops it; the broker keeps what is published meanwhile.
+        await StopCollectorAsync();
         for (var i = 0; i < 100 && (await broker.GetClientsAsync()).Any(c => c.Id == "collector"); i++) await Task.Delay(50);
         Assert.DoesNotContain(await broker.GetClientsAsync(), c => c.Id == "collector");
 
         using var publisher = await PublisherAsync(port);
         for (var round = 0; round < 5; round++) await PublishAsync(publisher, "/isems/esp-9/csvlog", Encoding.UTF8.GetBytes(EspPayload("esp-9", round)));
 
-        var second = Sys.ActorOf(MqttBridgeActor.Props(options, nodes));
+        var second = (await StartCollectorAsync(mqtt: options)).Bridge;
         AwaitAssert(() => Assert.Equal(9, Store.CountAsync().GetAwaiter().GetResult()), TimeSpan.FromSeconds(15), TimeSpan.FromMilliseconds(100));
         AwaitLink(second, s => s.Messages == 5 && s.AwaitingCommit == 0);
     }

@@ -47,8 +47,9 @@ public sealed class MqttBridgeMosquittoTests(ITestOutputHelper output) : Collect
         throw new TimeoutException("the broker never took the message", last);
     }
 
-    private IActorRef Bridge(int port, IActorRef nodes) =>
-        Sys.ActorOf(MqttBridgeActor.Props(new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector", JitterSeed = 1 }, nodes));
+    /// <summary>The collector with its MQTT bridge, as the product composes it.</summary>
+    private async Task<IActorRef> BridgeAsync(int port) =>
+        (await StartCollectorAsync(mqtt: new MqttOptions { Server = "127.0.0.1", Port = port, ClientId = "collector", JitterSeed = 1 })).Bridge;
 
     /// <summary>Waits for a condition while letting virtual time run, so the bridge's reconnect timers fire.</summary>
     private async Task EventuallyAsync(Func<Task<bool>> condition, int seconds = 30)
@@ -68,7 +69,7 @@ public sealed class MqttBridgeMosquittoTests(ITestOutputHelper output) : Collect
     public async Task A_broker_restart_mid_stream_loses_no_published_line()
     {
         await using var broker = await MosquittoBroker.StartNewAsync();
-        var bridge = Bridge(broker.Port, StartNodes());
+        var bridge = await BridgeAsync(broker.Port);
         await EventuallyAsync(() => Connected(bridge));
         using var publisher = new MqttClientFactory().CreateMqttClient();
 
@@ -95,17 +96,17 @@ public sealed class MqttBridgeMosquittoTests(ITestOutputHelper output) : Collect
     public async Task What_nodes_publish_while_the_collector_is_down_arrives_when_it_is_back()
     {
         await using var broker = await MosquittoBroker.StartNewAsync();
-        var nodes = StartNodes();
-        var first = Bridge(broker.Port, nodes);
+        var first = await BridgeAsync(broker.Port);
         await EventuallyAsync(() => Connected(first));
-        await first.GracefulStop(TimeSpan.FromSeconds(5));
+        // The collector stops as SIGTERM stops it; the broker keeps what is published meanwhile.
+        await StopCollectorAsync();
         await Task.Delay(200);
 
         using var publisher = new MqttClientFactory().CreateMqttClient();
         for (var i = 0; i < 100; i++)
             await PublishUntilTakenAsync(publisher, broker.Port, "isems/esp-7/csvlog", Payload("esp-7", i));
 
-        var second = Bridge(broker.Port, nodes);
+        var second = await BridgeAsync(broker.Port);
         await EventuallyAsync(async () => await Store.CountAsync() == 100);
         await EventuallyAsync(async () => (await second.Ask<MqttStatus>(new GetMqttStatus(), TimeSpan.FromSeconds(3))).AwaitingCommit == 0);
     }
@@ -114,7 +115,7 @@ public sealed class MqttBridgeMosquittoTests(ITestOutputHelper output) : Collect
     public async Task A_thousand_bad_payloads_mixed_with_good_ones_store_exactly_the_good_lines()
     {
         await using var broker = await MosquittoBroker.StartNewAsync();
-        var bridge = Bridge(broker.Port, StartNodes());
+        var bridge = await BridgeAsync(broker.Port);
         await EventuallyAsync(() => Connected(bridge));
         using var publisher = new MqttClientFactory().CreateMqttClient();
         await publisher.ConnectAsync(PublisherOptions(broker.Port));
@@ -173,7 +174,7 @@ public sealed class MqttBridgeMosquittoTests(ITestOutputHelper output) : Collect
     public async Task A_json_measurement_on_a_data_json_topic_is_stored_like_its_line_and_bad_json_is_counted()
     {
         await using var broker = await MosquittoBroker.StartNewAsync();
-        var bridge = Bridge(broker.Port, StartNodes());
+        var bridge = await BridgeAsync(broker.Port);
         await EventuallyAsync(() => Connected(bridge));
         using var publisher = new MqttClientFactory().CreateMqttClient();
 

@@ -19,7 +19,7 @@ public sealed class NodeActorIngestTests(ITestOutputHelper output) : CollectorTe
     [Fact]
     public async Task Pushed_lines_reach_a_node_actor_made_on_first_need_and_are_stored_once()
     {
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
 
         nodes.Tell(new IngestLines("FF-ESP-Hof", Payload(0, 5).Lines, RejectionCounts.None, 1));
         var first = ExpectMsg<LinesIngested>(TimeSpan.FromSeconds(10));
@@ -34,6 +34,26 @@ public sealed class NodeActorIngestTests(ITestOutputHelper output) : CollectorTe
         Assert.Equal(1, status.LinesRejected[RejectReason.Number]);
         Assert.Equal(11, status.LinesPushed);
         Assert.Equal(8, await Store.CountAsync());
+    }
+
+    [Fact]
+    public async Task A_burst_of_payloads_is_counted_whole_in_the_fleets_status_once_its_writes_are_answered()
+    {
+        var nodes = await StartNodesAsync();
+
+        // Ten ESP payloads at once, each its newest line and the four before (a backlog drained after a restart): the
+        // node tells its status once its writes under way are answered, not once a payload, and misses none of them.
+        for (var i = 0; i < 10; i++) nodes.Tell(new IngestLines("FF-ESP-Hof", Payload(i, 5).Lines, RejectionCounts.None, i + 1));
+        var answers = Enumerable.Range(0, 10).Select(_ => ExpectMsg<LinesIngested>(TimeSpan.FromSeconds(10))).ToList();
+
+        Assert.Equal(14, answers.Sum(a => a.Stored));
+        AwaitAssert(() =>
+        {
+            var listed = Assert.Single(nodes.Ask<FleetStatus>(new GetFleetStatus(), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult().Nodes);
+            Assert.Equal(("FF-ESP-Hof", 50L, 14L, 36L), (listed.NodeKey, listed.LinesPushed, listed.LinesStored, listed.LinesDuplicate));
+            Assert.Equal(Clock - 3600 + 13 * 15, listed.Latest!.Measurement.Timestamp);
+        }, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        Assert.Equal(14, await Store.CountAsync());
     }
 
     [Fact]

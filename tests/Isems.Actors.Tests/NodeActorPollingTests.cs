@@ -14,7 +14,7 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     public async Task A_polled_node_stores_its_log_and_is_up()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 10);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
 
         var status = PollOnce(nodes, node.NodeId);
@@ -27,10 +27,10 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void The_first_poll_waits_for_the_nodes_own_slot_in_the_interval()
+    public async Task The_first_poll_waits_for_the_nodes_own_slot_in_the_interval()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 1);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
 
         var status = AwaitArmed(nodes, node.NodeId);
@@ -40,10 +40,10 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void Later_polls_ask_only_for_what_is_new()
+    public async Task Later_polls_ask_only_for_what_is_new()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 3000);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
         var first = PollOnce(nodes, node.NodeId);
 
@@ -57,11 +57,11 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void A_node_that_ignores_range_sends_its_whole_log_but_only_new_lines_are_stored()
+    public async Task A_node_that_ignores_range_sends_its_whole_log_but_only_new_lines_are_stored()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 100);
         node.HonorRange = false;
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
         var first = PollOnce(nodes, node.NodeId);
 
@@ -74,11 +74,11 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void A_log_rewritten_under_the_same_length_is_read_again_from_its_start()
+    public async Task A_log_rewritten_under_the_same_length_is_read_again_from_its_start()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 100);
         node.HonorRange = false;
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
         PollOnce(nodes, node.NodeId);
 
@@ -91,10 +91,10 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void A_rotated_log_is_reported_then_read_from_its_start()
+    public async Task A_rotated_log_is_reported_then_read_from_its_start()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 50);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
         PollOnce(nodes, node.NodeId);
 
@@ -110,12 +110,12 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void Bad_lines_are_counted_by_reason_and_the_good_ones_stored()
+    public async Task Bad_lines_are_counted_by_reason_and_the_good_ones_stored()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 0);
         node.BadLineEvery = 7;
         node.Append(70);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
 
         var status = PollOnce(nodes, node.NodeId);
@@ -127,11 +127,11 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void A_failing_node_is_retried_with_backoff_inside_the_interval_then_marked_down()
+    public async Task A_failing_node_is_retried_with_backoff_inside_the_interval_then_marked_down()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
         node.Fault = NodeFault.ServerError;
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
 
         var first = PollOnce(nodes, node.NodeId);
@@ -161,15 +161,15 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void A_node_down_for_hours_is_polled_less_often_and_one_success_resets_it()
+    public async Task A_node_down_for_hours_is_polled_less_often_and_one_success_resets_it()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
         node.Fault = NodeFault.ServerError;
         var polling = DefaultPolling with { Retries = 0, SlowdownAfter = TimeSpan.FromMinutes(10), MaxSlowdownFactor = 4 };
-        var nodes = StartNodes(polling);
+        var nodes = await StartNodesAsync(polling);
         var log = CreateTestProbe();
-        Sys.EventStream.Subscribe(log.Ref, typeof(Akka.Event.Warning));
-        Sys.EventStream.Subscribe(log.Ref, typeof(Akka.Event.Info));
+        Collector!.System.EventStream.Subscribe(log.Ref, typeof(Akka.Event.Warning));
+        Collector!.System.EventStream.Subscribe(log.Ref, typeof(Akka.Event.Info));
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
 
         var gaps = new List<TimeSpan>();
@@ -207,10 +207,10 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void A_node_known_only_by_address_learns_its_id_from_its_lines()
+    public async Task A_node_known_only_by_address_learns_its_id_from_its_lines()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         var key = node.LogUrl.ToString();
         nodes.Tell(new StartPolling(key, node.LogUrl));
 
@@ -224,8 +224,8 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     public async Task A_node_known_only_by_address_is_moved_to_its_id_by_the_registry_and_its_address_actor_stops()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
-        var nodes = StartNodes();
-        var registry = await StartRegistryAsync(nodes, [node.LogUrl]);
+        var collector = await StartCollectorAsync(configured: [node.LogUrl]);
+        var (nodes, registry) = (collector.Nodes, collector.NodeRegistry);
         var key = node.LogUrl.ToString();
 
         var armed = AwaitArmed(nodes, key);
@@ -266,7 +266,7 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
         var garbage = Fleet.AddNode("garbage", historyLines: 5);
         garbage.Fault = NodeFault.GarbageResponse;
         var good = Enumerable.Range(1, 5).Select(i => Fleet.AddNode($"good-{i}", historyLines: 20)).ToList();
-        var nodes = StartNodes(DefaultPolling with { Timeout = TimeSpan.FromSeconds(3) });
+        var nodes = await StartNodesAsync(DefaultPolling with { Timeout = TimeSpan.FromSeconds(3) });
         foreach (var n in Fleet.Nodes) nodes.Tell(new StartPolling(n.NodeId, n.LogUrl));
 
         var arrival = new List<PollOutcome>();
@@ -286,10 +286,10 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
-    public void An_esp_board_answering_bare_http_10_without_length_is_read_to_its_last_line()
+    public async Task An_esp_board_answering_bare_http_10_without_length_is_read_to_its_last_line()
     {
         var node = Fleet.AddNode("FF-ESP-Hof", NodeKind.Esp, historyLines: 5);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
         var first = PollOnce(nodes, node.NodeId);
         Assert.Equal(5, first.LinesStored);

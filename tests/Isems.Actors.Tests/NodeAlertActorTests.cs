@@ -20,7 +20,7 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
     private TestProbe Alerts()
     {
         var probe = CreateTestProbe();
-        Sys.EventStream.Subscribe(probe.Ref, typeof(AlertChanged));
+        Collector!.System.EventStream.Subscribe(probe.Ref, typeof(AlertChanged));
         return probe;
     }
 
@@ -39,10 +39,10 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
     }
 
     [Fact]
-    public void A_pushing_nodes_second_battery_low_line_fires_BatteryLow_and_two_clear_lines_resolve_it()
+    public async Task A_pushing_nodes_second_battery_low_line_fires_BatteryLow_and_two_clear_lines_resolve_it()
     {
+        var nodes = await StartNodesAsync();
         var alerts = Alerts();
-        var nodes = StartNodes();
 
         Push(nodes, "980");
         alerts.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
@@ -59,10 +59,10 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
     }
 
     [Fact]
-    public void A_muted_alert_resolves_when_muted_never_fires_while_muted_and_a_muted_silence_fires_soon_after_it_is_unmuted()
+    public async Task A_muted_alert_resolves_when_muted_never_fires_while_muted_and_a_muted_silence_fires_soon_after_it_is_unmuted()
     {
+        var nodes = await StartNodesAsync();
         var alerts = Alerts();
-        var nodes = StartNodes();
         Push(nodes, "980");
         Push(nodes, "980");
         var fired = alerts.ExpectMsg<AlertChanged>(Patience).Alert;
@@ -87,10 +87,10 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
     }
 
     [Fact]
-    public void A_pushing_node_that_goes_quiet_fires_NodeSilent_after_the_threshold_and_resolves_with_its_next_two_lines()
+    public async Task A_pushing_node_that_goes_quiet_fires_NodeSilent_after_the_threshold_and_resolves_with_its_next_two_lines()
     {
+        var nodes = await StartNodesAsync();
         var alerts = Alerts();
-        var nodes = StartNodes();
         Push(nodes, "900");
 
         Scheduler.Advance(TimeSpan.FromMinutes(44));
@@ -110,11 +110,11 @@ public sealed class NodeAlertActorTests(ITestOutputHelper output) : CollectorTes
     }
 
     [Fact]
-    public void A_polled_node_whose_log_stops_growing_fires_NodeSilent_though_its_polls_succeed()
+    public async Task A_polled_node_whose_log_stops_growing_fires_NodeSilent_though_its_polls_succeed()
     {
-        var alerts = Alerts();
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 3);
-        var nodes = StartNodes();
+        var nodes = await StartNodesAsync();
+        var alerts = Alerts();
         nodes.Tell(new StartPolling(node.NodeId, node.LogUrl));
         PollOnce(nodes, node.NodeId);
 

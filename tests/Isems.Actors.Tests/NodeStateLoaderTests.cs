@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
-using Isems.Actors.Writing;
 using Xunit.Abstractions;
 
 namespace Isems.Actors.Tests;
@@ -9,7 +8,7 @@ namespace Isems.Actors.Tests;
 /// <summary>
 /// A node actor started after start-up (the loader's fleet-wide read already dropped: moved to its id, added later,
 /// or, with sharding, started in another process) loads its own saved state from its rows. Real SQLite file,
-/// simulated node over HTTP.
+/// simulated node over HTTP, the collector composed as the product composes it and restarted over the same files.
 /// </summary>
 public sealed class NodeStateLoaderTests(ITestOutputHelper output) : CollectorTestKit(output)
 {
@@ -18,29 +17,26 @@ public sealed class NodeStateLoaderTests(ITestOutputHelper output) : CollectorTe
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 5);
 
-        // Before: the node polled under its id, its lines and bookmark stored; then its actors stop.
-        var firstWriter = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer-before");
-        var firstNodes = Sys.ActorOf(NodeManagerActor.Props(firstWriter, NodeLogFetcher.Create(DefaultPolling), DefaultPolling), "nodes-before");
-        firstNodes.Tell(new StartPolling("Elektra-Dach", node.LogUrl));
-        Assert.Equal(5, (await firstNodes.Ask<PollOutcome>(new PollNow("Elektra-Dach"), TimeSpan.FromSeconds(10))).Stored);
-        foreach (var actor in new[] { firstNodes, firstWriter })
-        {
-            Watch(actor);
-            Sys.Stop(actor);
-            ExpectTerminated(actor);
-        }
+        // Before: the node polled under its id, its lines and bookmark stored; then the collector stops.
+        var before = await StartNodesAsync();
+        before.Tell(new StartPolling("Elektra-Dach", node.LogUrl));
+        Assert.Equal(5, (await before.Ask<PollOutcome>(new PollNow("Elektra-Dach"), TimeSpan.FromSeconds(10))).Stored);
+        await StopCollectorAsync();
 
-        // The loader reads the fleet at start, and start-up ends before anyone asked for this node: its preload is dropped.
-        var loader = Sys.ActorOf(NodeStateLoaderActor.Props(Store), "node-state");
-        await loader.Ask<ForgetUnclaimedState>(ForgetUnclaimedState.Instance, TimeSpan.FromSeconds(5));
-        var writer = Sys.ActorOf(MeasurementWriterActor.Props(Store, new WriterOptions()), "writer");
-        var nodes = Sys.ActorOf(NodeManagerActor.Props(writer, NodeLogFetcher.Create(DefaultPolling), DefaultPolling, loader: loader), "nodes");
+        // The collector starts again; the loader reads the fleet at start, and start-up ends (the registry's start-up
+        // drops what no node actor claimed).
+        var collector = await StartCollectorAsync(configured: []);
+        await collector.Startup.Ready.WaitAsync(TimeSpan.FromSeconds(20));
+        var (nodes, loader) = (collector.Nodes, collector.Registry.Get<NodeStateLoaderActor>());
 
-        // Asked directly: the node's own rows answer.
+        // Asked directly after start-up: the node's own rows answer.
         var state = await loader.Ask<NodeStateLoaded>(new LoadNodeState("Elektra-Dach"), TimeSpan.FromSeconds(5));
         Assert.Equal(node.LogUrl.ToString(), state.Bookmark!.LogUrl);
         Assert.Equal(node.NewestTimestamp, state.Latest!.Measurement.Timestamp);
         Assert.Null((await loader.Ask<NodeStateLoaded>(new LoadNodeState("Unknown-Node"), TimeSpan.FromSeconds(5))).Bookmark);
+
+        // The node's actor of the start is stopped (as when it moves), so the one started now begins after start-up.
+        nodes.Tell(new StopNode("Elektra-Dach", "Elektra-Dach"));
 
         // A node actor started now shows its newest stored row, and reads its log on from the saved bookmark.
         nodes.Tell(new StartPolling("Elektra-Dach", node.LogUrl));

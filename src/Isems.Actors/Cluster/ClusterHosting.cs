@@ -53,7 +53,8 @@ public static class ClusterHosting
               }
               sharding.rebalance-interval = 5s
             }
-            akka.remote.dot-netty.tcp.maximum-frame-size = 4MiB
+            # The admin list of a large fleet crosses from the registry singleton in one message (100,000 nodes: ~25 MB).
+            akka.remote.dot-netty.tcp.maximum-frame-size = 32MiB
             """, HoconAddMode.Prepend);
         return builder
             .WithRemoting(new RemoteOptions { HostName = settings.Hostname, Port = settings.Port })

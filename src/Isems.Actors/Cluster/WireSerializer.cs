@@ -33,6 +33,7 @@ public sealed class WireSerializer(ExtendedActorSystem system) : SerializerWithS
         // The node registry singleton: identity, recall, the admin API's changes and questions
         typeof(IdentifyNode), typeof(IdentityKept), typeof(RecallNode), typeof(AddNode), typeof(ChangeNode), typeof(RemoveNode),
         typeof(GetRegisteredNodes), typeof(GetRegisteredNode), typeof(RegistryEntry), typeof(RegistryEntries), typeof(RegistryRefusal),
+        typeof(CountRegisteredNodes), typeof(RegisteredNodeCount),
         // The retention singleton
         typeof(GetRetentionStatus), typeof(RetentionStatus),
         // Members' read models catching up

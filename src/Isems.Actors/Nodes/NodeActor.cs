@@ -114,6 +114,9 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         {
             case StartPolling { MovedFrom: { } moved } start:
                 TakeUp(moved);
+                // Sharded: the node's last attempt under its address counts here, so a move after a member's death
+                // polls at once if the node's slot has passed.
+                if (_options.Sharded) _attemptedBefore = moved.Status.LastAttempt;
                 OnStartPolling(start);
                 _events.StatusChanged(Status(), Self, replaces: moved.Status.NodeKey);
                 break;
@@ -301,6 +304,14 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         Health.TakeUp(before);
         if (before.Latest is { } latest) RememberLatest(latest);
         _attemptedBefore = before.LastAttempt;
+        // A node still under its address whose id the entity before had learned tells the registry now, as after a
+        // first good poll: that entity's identification may have been lost with its member, and a poll here would
+        // not tell it again (the id is known).
+        if (before.NodeId is { } id && id != _key && (_nodeId is null || _nodeId == id))
+        {
+            _nodeId = id;
+            Identify();
+        }
         CatchUp();
         PublishStatus();
     }
@@ -444,6 +455,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 return true;
             case LinesNotWritten failed when _pushed?.IsWriting(failed.CorrelationId) == true:
                 _pushed.NotWritten(failed);
+                // What its pushes counted meanwhile may not have been told yet (see OnIngested).
+                if (_pushed.StatusDue(Now)) PublishStatus();
                 return true;
             default:
                 return false;
@@ -458,16 +471,21 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         var write = _pushed.Accept(ingest, ReplyTo, ++_correlation, out var duplicates);
         Health.Counted(0, duplicates);
         if (write is not null) _writer.Tell(write);
-        else PublishStatus(); // nothing to wait for: what changed is told now, else once the write is answered
+        // Nothing to wait for: what changed is told now, else once the writes under way are answered.
+        else if (_pushed.StatusDue(Now)) PublishStatus();
     }
 
     private void OnIngested(LinesWritten written)
     {
-        Measured(_pushed!.Written(written));
+        var now = Now;
+        Tell(_watch.Measured(_pushed!.Written(written), _nodeId, _key, now));
         Health.Counted(written.Outcome.Stored, written.Outcome.Duplicates);
         foreach (var m in written.Outcome.Newest)
             if (m.Measurement.NodeId == (_nodeId ?? _key)) RememberLatest(m);
-        PublishStatus();
+        // A node whose backlog drains has several payloads' writes under way, often answered by one commit: its status
+        // is told once for them, not once a payload (a status message for every MQTT message was the work the node
+        // reshape added to a drain). Alerts and the newest row are told at once, as ever.
+        if (_pushed.StatusDue(now)) PublishStatus();
     }
 
     private void StartAttempt()

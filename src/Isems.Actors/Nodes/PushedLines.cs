@@ -33,6 +33,26 @@ internal sealed class PushedLines(string nodeKey)
     private readonly HashSet<(string NodeId, long Timestamp)> _committed = [];
     private readonly Queue<(string NodeId, long Timestamp)> _committedOrder = new();
 
+    /// <summary>
+    /// However long a node keeps a write under way (a backlog drained without a pause), its status is told at least
+    /// this often.
+    /// </summary>
+    public static readonly TimeSpan StatusEvery = TimeSpan.FromSeconds(1);
+
+    private DateTimeOffset _statusToldAt;
+
+    /// <summary>
+    /// Whether the node's status should be told now, after its pushed lines were answered: once no write of them is
+    /// under way (the last answer of a burst tells what the earlier ones changed), or when it was last told
+    /// <see cref="StatusEvery"/> ago or more. A node pushing once a minute is told after each payload, as before.
+    /// </summary>
+    public bool StatusDue(DateTimeOffset now)
+    {
+        if (_writes.Count > 0 && now - _statusToldAt < StatusEvery) return false;
+        _statusToldAt = now;
+        return true;
+    }
+
     /// <summary>Whether the write with this correlation id is one of these.</summary>
     public bool IsWriting(long correlationId) => _writes.ContainsKey(correlationId);
 

@@ -121,6 +121,7 @@ public sealed class NodeRegistryActor : ReceivePersistentActor
             Sender.Tell(Polling(node, pollAtOnce: false));
             if (node.MutedAlerts is { Length: > 0 } muted) Sender.Tell(new MuteAlerts(node.Key, muted));
         });
+        Command<CountRegisteredNodes>(_ => Sender.Tell(new RegisteredNodeCount(_byId.Count)));
         Command<GetRegisteredNodes>(_ => Sender.Tell(new RegistryEntries(Sorted())));
         Command<GetRegisteredNode>(get =>
             Sender.Tell(Find(get.Id) is { } node ? new RegistryEntry(node) : NotFound(get.Id)));

@@ -15,6 +15,14 @@ public sealed record GetRegisteredNodes;
 
 public sealed record GetRegisteredNode(string Id);
 
+/// <summary>
+/// How many nodes are registered (readiness asks this): a small answer, where the whole list of a large fleet would be
+/// megabytes across the network to another member in a cluster. Answered with <see cref="RegisteredNodeCount"/>.
+/// </summary>
+public sealed record CountRegisteredNodes;
+
+public sealed record RegisteredNodeCount(int Nodes);
+
 // Replies
 
 public sealed record RegistryEntry(RegisteredNode Node);

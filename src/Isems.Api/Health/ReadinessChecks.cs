@@ -50,8 +50,8 @@ public sealed class NodeRegistryCheck(IRequiredActor<NodeRegistryActor> registry
             return HealthCheckResult.Unhealthy($"Starting: {startup.Waiting}.");
         try
         {
-            var entries = await registry.ActorRef.Ask<RegistryEntries>(new GetRegisteredNodes(), HealthChecks.Timeout, cancellationToken);
-            return HealthCheckResult.Healthy($"{entries.Nodes.Count} nodes registered");
+            var count = await registry.ActorRef.Ask<RegisteredNodeCount>(new CountRegisteredNodes(), HealthChecks.Timeout, cancellationToken);
+            return HealthCheckResult.Healthy($"{count.Nodes} nodes registered");
         }
         catch (AskTimeoutException)
         {
