@@ -116,6 +116,22 @@ public sealed class HistoryBuckets
         _status[bucket] |= status;
     }
 
+    /// <summary>Adds the buckets of <paramref name="later"/>, which all start after this one's last.</summary>
+    internal void Append(HistoryBuckets later)
+    {
+        if (later.Count == 0) return;
+        if (Count > 0 && later._start[0] <= _start[Count - 1])
+            throw new ArgumentException("The buckets to append must start after these.", nameof(later));
+        while (_start.Length < Count + later.Count) Grow();
+        Array.Copy(later._start, 0, _start, Count, later.Count);
+        Array.Copy(later._count, 0, _count, Count, later.Count);
+        Array.Copy(later._status, 0, _status, Count, later.Count);
+        Array.Copy(later._sum, 0, _sum, Count * Keys, later.Count * Keys);
+        Array.Copy(later._min, 0, _min, Count * Keys, later.Count * Keys);
+        Array.Copy(later._max, 0, _max, Count * Keys, later.Count * Keys);
+        Count += later.Count;
+    }
+
     private void Grow()
     {
         var capacity = _start.Length * 2;

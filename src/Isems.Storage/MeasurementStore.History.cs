@@ -30,6 +30,29 @@ public sealed partial class MeasurementStore
     {
         ArgumentNullException.ThrowIfNull(nodeId);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_sqliteReads is { } reads)
+        {
+            // Through SQLite's C API, as the export reads its rows: a day raw no slower than /latest's newest rows.
+            ct.ThrowIfCancellationRequested();
+            var connection = reads.Rent();
+            try
+            {
+                var statement = connection.Statement(RangeSql);
+                statement.Bind(1, nodeId);
+                statement.Bind(2, from);
+                statement.Bind(3, to);
+                statement.Bind(4, limit);
+                var row = new SqliteExportRow(statement) { NodeId = nodeId };
+                var stored = new List<StoredMeasurement>(Math.Min(limit, 4096));
+                while (statement.Step()) stored.Add(row.ToStored());
+                statement.Reset();
+                return stored;
+            }
+            finally
+            {
+                reads.Return(connection);
+            }
+        }
         return await RunAsync(async db =>
         {
             await using var command = db.OpenDbConnection().CreateCommand();
@@ -88,21 +111,29 @@ public sealed partial class MeasurementStore
                 long? through = horizon.Step() ? horizon.Int64(0) : null;
                 horizon.Reset();
                 var (segments, deletedBefore) = Segments(from, to, bucketSeconds, RawKeptFrom(through));
-                var buckets = new HistoryBuckets(capacity);
-                foreach (var (period, a, b) in segments)
-                {
-                    var rollup = period > 0;
-                    var statement = connection.Statement(rollup ? RollupSql : RawAggregateSql);
-                    statement.Bind(1, nodeId);
-                    var p = 2;
-                    if (rollup) statement.Bind(p++, period);
-                    statement.Bind(p++, a);
-                    statement.Bind(p, b);
-                    var columns = new SqliteColumns(statement);
-                    while (statement.Step()) MergeRow(columns, rollup, buckets, bucketSeconds);
-                    statement.Reset();
-                }
-                return new AggregatedHistory(buckets, deletedBefore);
+                if (capacity < ParallelBuckets || SplitInHalves(segments, bucketSeconds) is not var (earlier, later))
+                    return new AggregatedHistory(ReadSqlite(connection, nodeId, segments, bucketSeconds, capacity), deletedBefore);
+
+                // A long answer (a year at 1 h) is read in two halves at once, the later on a connection of its own: no
+                // bucket spans the split, so each half's buckets are exact and the later ones follow the earlier.
+                // Each half reads its own snapshot; both are at least as new as the version the caller read first.
+                HistoryBuckets? first = null, second = null;
+                InParallel(
+                    () => first = ReadSqlite(connection, nodeId, earlier, bucketSeconds, capacity / 2 + 2),
+                    () =>
+                    {
+                        var own = reads.Rent();
+                        try
+                        {
+                            second = ReadSqlite(own, nodeId, later, bucketSeconds, capacity / 2 + 2);
+                        }
+                        finally
+                        {
+                            reads.Return(own);
+                        }
+                    });
+                first!.Append(second!);
+                return new AggregatedHistory(first, deletedBefore);
             }
             finally
             {
@@ -130,6 +161,62 @@ public sealed partial class MeasurementStore
             }
             return new AggregatedHistory(buckets, deletedBefore);
         }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>From how many buckets an answer is read (and written) in two halves at once.</summary>
+    public const int ParallelBuckets = 2_048;
+
+    /// <summary>Runs both at once (the calling thread runs one); an exception of either is thrown as itself.</summary>
+    public static void InParallel(Action one, Action other)
+    {
+        try
+        {
+            Parallel.Invoke(one, other);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.Count == 1)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
+    }
+
+    private static HistoryBuckets ReadSqlite(SqliteReadConnection connection, string nodeId, List<(int Period, long From, long To)> segments, long bucketSeconds, int capacity)
+    {
+        var buckets = new HistoryBuckets(capacity);
+        foreach (var (period, a, b) in segments)
+        {
+            var rollup = period > 0;
+            var statement = connection.Statement(rollup ? RollupSql : RawAggregateSql);
+            statement.Bind(1, nodeId);
+            var p = 2;
+            if (rollup) statement.Bind(p++, period);
+            statement.Bind(p++, a);
+            statement.Bind(p, b);
+            var columns = new SqliteColumns(statement);
+            while (statement.Step()) MergeRow(columns, rollup, buckets, bucketSeconds);
+            statement.Reset();
+        }
+        return buckets;
+    }
+
+    /// <summary>
+    /// The segments split at a bucket boundary in the middle of their longest rollup segment, or null when there is
+    /// none to split: the earlier segments (up to that boundary) and the later ones, each in time order.
+    /// </summary>
+    private static (List<(int Period, long From, long To)> Earlier, List<(int Period, long From, long To)> Later)? SplitInHalves(
+        List<(int Period, long From, long To)> segments, long bucketSeconds)
+    {
+        var longest = -1;
+        for (var i = 0; i < segments.Count; i++)
+            if (segments[i].Period > 0 && (longest < 0 || segments[i].To - segments[i].From > segments[longest].To - segments[longest].From))
+                longest = i;
+        if (longest < 0) return null;
+        var (period, a, b) = segments[longest];
+        // The bucket is a whole multiple of the period, so a bucket boundary is a period boundary too.
+        var middle = Rollups.AlignDown(a + (b - a) / 2, bucketSeconds);
+        if (middle <= a || middle >= b || bucketSeconds % period != 0) return null;
+        var earlier = segments.Take(longest).Append((period, a, middle)).ToList();
+        var later = segments.Skip(longest + 1).Prepend((period, middle, b)).ToList();
+        return (earlier, later);
     }
 
     /// <summary>

@@ -43,6 +43,10 @@ public sealed class HistoryWritersTests : IDisposable
                 _rows.Add(new Measurement(random.Next(3) == 0 ? "node-b" : "node,\"a\"", random.Next(2) == 0 ? "1" : "rev \"2\", x", t,
                     random.Next(2) == 0 ? "ATmega8_A_1" : "ESP,2\r\n", Odd(), random.Next(4), Odd(), Odd(), Odd(), Odd(), Odd(), Odd(),
                     Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), random.Next(3) == 0 ? null : random.Next(0x1000)));
+        // And a node with 3,000 rows ten minutes apart: from 2,048 points the writer writes two halves at once.
+        for (var i = 0; i < 3_000; i++)
+            _rows.Add(new Measurement("node-long", "1", 1_700_000_000 + 600L * i, "ATmega8_A_1", Odd(), 1, Odd(), Odd(), Odd(), Odd(),
+                Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), Odd(), random.Next(0x1000)));
         _store.WriteAsync([_rows]).GetAwaiter().GetResult();
     }
 
@@ -58,6 +62,21 @@ public sealed class HistoryWritersTests : IDisposable
                     var range = new HistoryRange(from, to);
                     Assert.Equal(Reference(range, history, keep), Encoding.UTF8.GetString(HistoryJsonWriter.Points("node,\"a\"", range, "x", history, keep)));
                 }
+    }
+
+    [Fact]
+    public async Task A_long_history_written_in_two_halves_is_byte_for_byte_what_System_Text_Json_writes()
+    {
+        var (from, to) = (1_700_000_000L - 7, 1_700_000_000L + 600 * 3_000);
+        foreach (var bucket in new[] { 300L, 600 })
+            foreach (var keep in new IReadOnlySet<string>?[] { null, new HashSet<string> { "batteryVoltage", "count" } })
+            {
+                var history = await _store.AggregateAsync("node-long", from, to, bucket);
+                Assert.Equal(3_000, history.Points.Count);
+                Assert.True(history.Points.Count >= MeasurementStore.ParallelBuckets);
+                var range = new HistoryRange(from, to);
+                Assert.Equal(Reference(range, history, keep, "node-long"), Encoding.UTF8.GetString(HistoryJsonWriter.Points("node-long", range, "x", history, keep)));
+            }
     }
 
     [Fact]
@@ -135,14 +154,80 @@ public sealed class HistoryWritersTests : IDisposable
         Assert.Equal("12.345", Encoding.ASCII.GetString(fast[..Utf8Text.ShortDecimal(12.345, fast)]));
     }
 
+    [Fact]
+    public void Numbers_of_any_digits_are_written_as_the_general_formatters_write_them()
+    {
+        // Every kind of double the averages are: random bits over the whole range taken (0.001 up to 10⁹), sums over
+        // counts of readings, powers of two and their neighbours (the gap below them is half as wide), the doubles
+        // next to powers of ten, and exact halfway cases (j/256 near 10⁹, whose two nearest 7-decimal texts are
+        // equally near): 3 million values, each against .NET's own two formatters.
+        var random = new Random(13);
+        var values = new List<double>(3_100_000);
+        for (var p = -10; p < 30; p++)
+        {
+            var two = Math.ScaleB(1.0, p);
+            values.AddRange([two, Math.BitDecrement(two), Math.BitIncrement(two), Math.BitDecrement(Math.BitDecrement(two))]);
+        }
+        for (var p = -3; p <= 9; p++)
+        {
+            var ten = Math.Pow(10, p);
+            values.AddRange([ten, Math.BitDecrement(ten), Math.BitIncrement(ten), -ten, 9.5 * ten / 10, 0.95 * ten]);
+        }
+        for (var i = 0; i < 1_000; i++) values.Add((double)(2 * random.NextInt64(1L << 36, 1L << 37) + 1) / 256);
+        values.AddRange([1e-3, Math.BitDecrement(1e-3), Math.BitDecrement(1e9), 0.1 + 0.2, 1.0 / 3, 2.0 / 3, -1.0 / 7]);
+        while (values.Count < 3_000_000)
+        {
+            switch (random.Next(3))
+            {
+                case 0: // any bits in the range, either sign
+                    var exponent = random.Next(1013, 1053);
+                    var bits = ((ulong)exponent << 52) | ((ulong)random.NextInt64() & ((1UL << 52) - 1));
+                    if (random.Next(8) == 0) bits |= 1UL << 63;
+                    values.Add(BitConverter.UInt64BitsToDouble(bits));
+                    break;
+                case 1: // an average of readings with few decimals
+                    var count = random.Next(1, 1441);
+                    var sum = 0.0;
+                    var places = random.Next(4);
+                    var scale = Math.Pow(10, random.Next(-2, 7));
+                    for (var r = 0; r < Math.Min(count, 8); r++) sum += Math.Round(random.NextDouble() * scale, places);
+                    values.Add(sum * (count / Math.Min(count, 8)) / count);
+                    break;
+                default: // a short decimal divided, scaled or nudged by a bit
+                    var x = Math.Round(random.NextDouble() * Math.Pow(10, random.Next(-2, 9)), random.Next(8));
+                    values.Add(random.Next(3) switch { 0 => x / random.Next(1, 97), 1 => Math.BitIncrement(x), _ => x * 1.1 });
+                    break;
+            }
+        }
+        Span<byte> fast = stackalloc byte[64], general = stackalloc byte[64];
+        int taken = 0, inRange = 0;
+        foreach (var value in values)
+        {
+            if (Math.Abs(value) is >= 1e-3 and < 1e9) inRange++;
+            var n = Utf8Text.Shortest(value, fast);
+            if (n == 0) continue;
+            taken++;
+            System.Buffers.Text.Utf8Formatter.TryFormat(value, general, out var written); // Utf8JsonWriter's
+            if (!fast[..n].SequenceEqual(general[..written]))
+                Assert.Fail($"{value:R}: {Encoding.ASCII.GetString(fast[..n])}, .NET {Encoding.ASCII.GetString(general[..written])}");
+            Assert.Equal(value.ToString("R", CultureInfo.InvariantCulture), Encoding.ASCII.GetString(fast[..n])); // the CSV's
+        }
+        // All but the exact halfway cases in its range (those go to .NET's formatter).
+        Assert.True(taken >= inRange - 1_000 && inRange > values.Count * 9L / 10, $"{taken} of {inRange} in range, of {values.Count}");
+        Assert.Equal(0, Utf8Text.Shortest(Math.BitDecrement(1e-3), fast)); // out of its range: .NET's formatter instead
+        Assert.Equal(0, Utf8Text.Shortest(1e9, fast));
+        Assert.Equal(0, Utf8Text.Shortest(double.NaN, fast));
+        Assert.Equal("0.3333333333333333", Encoding.ASCII.GetString(fast[..Utf8Text.Shortest(1.0 / 3, fast)]));
+    }
+
     /// <summary>The points as the writer wrote them before: an object per bucket through Utf8JsonWriter.</summary>
-    private static string Reference(HistoryRange range, AggregatedHistory history, IReadOnlySet<string>? keep)
+    private static string Reference(HistoryRange range, AggregatedHistory history, IReadOnlySet<string>? keep, string nodeId = "node,\"a\"")
     {
         var buffer = new ArrayBufferWriter<byte>();
         using (var writer = new Utf8JsonWriter(buffer))
         {
             writer.WriteStartObject();
-            writer.WriteString("nodeId", "node,\"a\"");
+            writer.WriteString("nodeId", nodeId);
             writer.WriteString("from", HistoryParameters.Iso(range.From));
             writer.WriteString("to", HistoryParameters.Iso(range.To));
             writer.WriteString("bucket", "x");

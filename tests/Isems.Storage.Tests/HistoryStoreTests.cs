@@ -76,14 +76,14 @@ public abstract class HistoryStoreTests : IAsyncLifetime
     }
 
     /// <summary>Three and a half days of a node logging at irregular times, values and status bits varying, some lines without status.</summary>
-    private static List<Measurement> Irregular(string node, long start, int count, int seed)
+    private static List<Measurement> Irregular(string node, long start, int count, int seed, int minGap = 20, int maxGap = 600)
     {
         var random = new Random(seed);
         var lines = new List<Measurement>(count);
         var t = start;
         for (var i = 0; i < count; i++)
         {
-            t += random.Next(20, 600);
+            t += random.Next(minGap, maxGap);
             int? status = random.Next(10) == 0 ? null : random.Next(10) == 0 ? 0x080 | 0x902 : (random.Next(2) == 0 ? 0x902 : 0x300);
             lines.Add(new Measurement(node, "1", t, "ATmega8_A_1", random.Next(0, 900), random.Next(0, 3),
                 Math.Round(17 + random.NextDouble() * 3, 3), Math.Round(13 + random.NextDouble(), 3), Math.Round(11.5 + random.NextDouble() * 1.5, 3),
@@ -177,6 +177,25 @@ public abstract class HistoryStoreTests : IAsyncLifetime
         Assert.Equal(lines.Skip(100).Take(100).Select(l => l.Timestamp), rows.Select(r => r.Measurement.Timestamp));
         Assert.Equal(lines[100], rows[0].Measurement);
         Assert.Empty((await store.AggregateAsync("nobody", first, last, 3_600)).Points);
+    }
+
+    [Fact]
+    public async Task A_long_range_at_1h_read_in_two_halves_equals_the_raw_rows()
+    {
+        // About 125 days a line an hour or so: more hourly buckets than MeasurementStore.ParallelBuckets, from which
+        // SQLite reads the range in two halves at once.
+        var store = await NewStoreAsync();
+        var lines = Irregular("node-a", T0, 3_000, seed: 3, minGap: 1_800, maxGap: 5_400);
+        await store.WriteAsync([lines]);
+        var first = lines[0].Timestamp;
+        var last = lines[^1].Timestamp;
+        Assert.True((last - first) / 3_600 > MeasurementStore.ParallelBuckets);
+        foreach (var (from, to) in new[] { (first, last + 1), (first + 1_234, last - 4_321) })
+        {
+            var history = await store.AggregateAsync("node-a", from, to, 3_600);
+            Assert.True(history.Buckets.Count > 1_500, $"{history.Buckets.Count} buckets");
+            AssertSame(lines, from, to, 3_600, history);
+        }
     }
 
     [Fact]

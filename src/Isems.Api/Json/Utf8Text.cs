@@ -52,15 +52,18 @@ internal sealed class Utf8Text(int columns)
 
     /// <summary>
     /// A double as <see cref="System.Text.Json.Utf8JsonWriter"/> writes it (the shortest text that reads back the same),
-    /// remembered per <paramref name="column"/>. <paramref name="destination"/> has room for 64 bytes.
+    /// remembered per <paramref name="column"/>. <paramref name="destination"/> has room for 64 bytes. An
+    /// <paramref name="average"/> (a sum over a count) rarely has few decimals, so <see cref="Shortest"/> is tried first.
     /// </summary>
-    public int Json(int column, double value, Span<byte> destination)
+    public int Json(int column, double value, Span<byte> destination, bool average = false)
     {
         var bits = BitConverter.DoubleToUInt64Bits(value);
         if (_length[column] > 0 && _bits[column] == bits) return Kept(column, destination);
         if (!double.IsFinite(value))
             throw new ArgumentException($"{value} is not a valid JSON number.", nameof(value));
-        var written = ShortDecimal(value, destination);
+        var written = average ? 0 : ShortDecimal(value, destination);
+        if (written == 0) written = Shortest(value, destination);
+        if (written == 0 && average) written = ShortDecimal(value, destination);
         if (written == 0) Utf8Formatter.TryFormat(value, destination, out written);
         Keep(column, bits, destination[..written]);
         return written;
@@ -76,6 +79,7 @@ internal sealed class Utf8Text(int columns)
         var bits = BitConverter.DoubleToUInt64Bits(value);
         if (_length[column] > 0 && _bits[column] == bits) return Kept(column, destination);
         var written = ShortDecimal(value, destination);
+        if (written == 0) written = Shortest(value, destination);
         if (written == 0)
         {
             value.TryFormat(destination, out written, "R", CultureInfo.InvariantCulture);
@@ -147,6 +151,100 @@ internal sealed class Utf8Text(int columns)
         if (value < 0) destination[0] = (byte)'-';
         return length;
     }
+
+    /// <summary>10⁰ … 10²¹, for <see cref="Shortest"/>.</summary>
+    private static readonly UInt128[] WidePowersOfTen =
+        Enumerable.Range(0, 22).Select(k => UInt128.Parse("1" + new string('0', k), CultureInfo.InvariantCulture)).ToArray();
+
+    /// <summary>
+    /// The shortest text that reads back as <paramref name="value"/>, and of those the nearest to it, for a magnitude
+    /// from 0.001 up to 10⁹ (where .NET writes no exponent); 0 for any other value, or when two texts are equally
+    /// near (the caller then formats it in full). An average (a sum over a count) rarely has few decimals, and .NET's
+    /// general shortest-digits search for its 15–17 digits cost most of a year of points' JSON. Why it is exact: the
+    /// value is m·2^e with e between −62 and −23, so every number involved is an integer over a power of two that
+    /// fits in 128 bits. The decimals that read back as the value are the integers n/10^K in an interval (half a
+    /// unit in the last place on each side, a quarter below a power of two, the ends included when m is even, as the
+    /// parser rounds halfway cases to even), with K chosen so that n has 18 or 19 digits; the shortest is the one with
+    /// the most trailing zeros, and of those .NET writes the nearest.
+    /// </summary>
+    internal static int Shortest(double value, Span<byte> destination)
+    {
+        var magnitude = Math.Abs(value);
+        if (!(magnitude >= 1e-3 && magnitude < 1e9)) return 0; // NaN too
+        var bits = BitConverter.DoubleToUInt64Bits(magnitude);
+        var biased = (int)(bits >> 52);
+        var fraction = bits & ((1UL << 52) - 1);
+        var m = fraction | (1UL << 52);
+        var shift = 1075 - biased + 2; // value = m·2^-(shift-2); everything below is in units of 2^-shift (≤ 64)
+        // The value lies in [2^E, 2^(E+1)), so below 10^t and at least 10^(t-2); n then has 18 or 19 digits (< 2^64).
+        var exponent = biased - 1023;
+        var t = ((exponent + 1) * 78_913 >> 18) + 1;
+        var places = 19 - t; // 9 … 21
+        var scale = WidePowersOfTen[places];
+        var center = (UInt128)(m << 2) * scale;
+        var above = scale << 1;
+        var below = fraction == 0 && biased > 1 ? scale : above; // the gap below a power of two is half as wide
+        var mask = (UInt128.One << shift) - 1;
+        var inclusive = (m & 1) == 0;
+        var low = center - below;
+        var high = center + above;
+        var lo = (ulong)(low >> shift) + ((low & mask) != 0 || !inclusive ? 1UL : 0UL);
+        var hi = (ulong)(high >> shift) - ((high & mask) == 0 && !inclusive ? 1UL : 0UL);
+
+        // Cut trailing digits while a multiple of the next power of ten lies in [lo, hi] (vm = lo - 1 excluded), as
+        // Ryu does, by constants only; the digits cut say which way the value rounds. n has at least 18 digits and
+        // the interval is at least 16 units wide, so at least one digit is cut.
+        ulong vp = hi, vm = lo - 1, vr = (ulong)(center >> shift);
+        var cut = 0;
+        uint lastCut = 0;
+        var restZero = (center & mask) == 0; // all below the last digit cut is zero (so a 5 there is exactly half)
+        while (vp / 10 > vm / 10)
+        {
+            restZero &= lastCut == 0;
+            var vr10 = vr / 10;
+            lastCut = (uint)(vr - vr10 * 10);
+            vr = vr10;
+            vp /= 10;
+            vm /= 10;
+            cut++;
+        }
+        if (cut == 0 || (lastCut == 5 && restZero)) return 0; // exactly halfway: as .NET breaks the tie
+        var n = lastCut >= 5 ? vr + 1 : vr; // the nearest; then the nearest inside (vm, vp]
+        if (n > vp) n = vp;
+        else if (n <= vm) n = vm + 1;
+
+        // n·10^-(places - cut), written from its last digit: decimals, the point, the integer part (at least "0").
+        var last = places - cut;
+        Span<byte> text = stackalloc byte[32];
+        var at = text.Length;
+        for (var z = last; z < 0; z++) text[--at] = (byte)'0'; // an integer with trailing zeros
+        var decimals = Math.Max(last, 0);
+        var written = 0;
+        while (n >= 100 || written < decimals - 1)
+        {
+            var q = n / 100;
+            var pair = (int)(n - q * 100) * 2;
+            text[--at] = DigitPairs[pair + 1];
+            if (++written == decimals) text[--at] = (byte)'.';
+            text[--at] = DigitPairs[pair];
+            if (++written == decimals) text[--at] = (byte)'.';
+            n = q;
+        }
+        do
+        {
+            var q = n / 10;
+            text[--at] = (byte)('0' + (int)(n - q * 10));
+            if (++written == decimals) text[--at] = (byte)'.';
+            n = q;
+        } while (n != 0);
+        if (written == decimals) text[--at] = (byte)'0'; // 0.xxx
+        if (value < 0) text[--at] = (byte)'-';
+        text[at..].CopyTo(destination);
+        return text.Length - at;
+    }
+
+    private static ReadOnlySpan<byte> DigitPairs =>
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"u8;
 
     private static ReadOnlySpan<byte> HexDigits => "0123456789abcdef"u8;
 
