@@ -68,6 +68,13 @@ public sealed class SimulatedFleet : IAsyncDisposable
     public long BytesServed => Interlocked.Read(ref _bytesServed);
 
     /// <summary>
+    /// Raised for every request to a node, with the asking client's endpoint, before it is answered: the client's
+    /// socket is still open then, so a test can tell which of several local processes asked (see
+    /// <c>Isems.Testing.LoopbackPeers</c>). Handlers run on the connection's task and delay the answer meanwhile.
+    /// </summary>
+    public event Action<SimulatedNode, IPEndPoint>? NodeRequested;
+
+    /// <summary>
     /// Adds a node with <paramref name="historyLines"/> lines already logged, one per interval (router 60 s,
     /// ESP 15 s), the newest at the clock's now.
     /// </summary>
@@ -91,6 +98,11 @@ public sealed class SimulatedFleet : IAsyncDisposable
     internal Task Stopped => _stopped.Task;
 
     internal void CountRequest() => Interlocked.Increment(ref _requests);
+
+    internal void OnNodeRequested(SimulatedNode node, EndPoint? client)
+    {
+        if (client is IPEndPoint peer) NodeRequested?.Invoke(node, peer);
+    }
 
     internal void CountBytes(long bytes) => Interlocked.Add(ref _bytesServed, bytes);
 

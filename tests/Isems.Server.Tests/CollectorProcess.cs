@@ -21,34 +21,49 @@ public sealed class CollectorProcess : IAsyncDisposable
         BaseAddress = baseAddress;
     }
 
-    public static Task<CollectorProcess> StartAsync(IReadOnlyDictionary<string, string> settings, string workingDirectory)
+    /// <param name="port">The HTTP port; by default a free one. A member started again keeps its port.</param>
+    /// <param name="launched">Told the process's id as soon as it runs, before it answers (it may poll before then).</param>
+    public static Task<CollectorProcess> StartAsync(IReadOnlyDictionary<string, string> settings, string workingDirectory, int? port = null,
+        Action<int>? launched = null)
     {
-        var port = Ports.Free();
+        port ??= Ports.Free();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory };
         start.ArgumentList.Add(typeof(Program).Assembly.Location);
         start.ArgumentList.Add("--urls");
         start.ArgumentList.Add($"http://127.0.0.1:{port}");
         foreach (var (key, value) in settings) start.Environment[key] = value;
-        return StartAsync(start, new Uri($"http://127.0.0.1:{port}"));
+        return StartAsync(start, new Uri($"http://127.0.0.1:{port}"), launched);
     }
 
     /// <summary>Any command that runs the collector (a published binary, a systemd unit's ExecStart) answering at <paramref name="baseAddress"/>.</summary>
-    public static async Task<CollectorProcess> StartAsync(ProcessStartInfo start, Uri baseAddress)
+    public static async Task<CollectorProcess> StartAsync(ProcessStartInfo start, Uri baseAddress, Action<int>? launched = null)
     {
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.UseShellExecute = false;
         var process = Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start");
+        launched?.Invoke(process.Id);
         var collector = new CollectorProcess(process, baseAddress);
         process.OutputDataReceived += (_, e) => collector.Remember(e.Data);
         process.ErrorDataReceived += (_, e) => collector.Remember(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await collector.WaitUntilAnsweringAsync();
+        try
+        {
+            await collector.WaitUntilAnsweringAsync();
+        }
+        catch
+        {
+            await collector.DisposeAsync(); // not left running behind a failed start
+            throw;
+        }
         return collector;
     }
 
     public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>The process's id (the <c>dotnet</c> host runs the collector in itself).</summary>
+    public int ProcessId => _process.Id;
 
     public HttpClient CreateClient() => new() { BaseAddress = BaseAddress };
 
@@ -82,7 +97,8 @@ public sealed class CollectorProcess : IAsyncDisposable
     private async Task WaitUntilAnsweringAsync()
     {
         using var client = CreateClient();
-        // Generous: a process started while the suite's other tests load both cores can take a minute to listen.
+        // Generous: a process started while the suite's other tests load both cores (or three cluster members start at
+        // once) can take a minute to listen.
         var deadline = DateTime.UtcNow.AddSeconds(120);
         while (true)
         {

@@ -110,6 +110,68 @@ public sealed partial class DeploymentTests : ServerTestBase
     }
 
     [Fact]
+    public void The_compose_cluster_profile_runs_three_members_the_collector_accepts_each_listing_every_member_as_a_seed()
+    {
+        var services = ComposeServices();
+        var cluster = Enabled(services, "cluster");
+        var single = Enabled(services, "single");
+        var members = cluster.Where(s => s.Value.Children.ContainsKey("build")).ToList();
+
+        // Either profile runs the broker and the database; the single collector and the members never run together.
+        Assert.Equal(["collector-1", "collector-2", "collector-3"], members.Select(m => m.Key).Order());
+        Assert.Equal(["collector"], single.Where(s => s.Value.Children.ContainsKey("build")).Select(s => s.Key));
+        Assert.Contains("postgres", cluster.Keys);
+        Assert.Contains("mosquitto", cluster.Keys);
+
+        var settings = members.ToDictionary(m => m.Key, m => ComposeEnvironment(m.Value));
+        var addresses = new List<(string Host, int Port)>();
+        foreach (var (name, environment) in settings)
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(environment!).Build();
+            Assert.Empty(ConfigurationCheck.Problems(configuration));
+            var options = new CollectorOptions();
+            configuration.Bind(options);
+            var member = Assert.IsType<Isems.Actors.Cluster.ClusterSettings>(options.Cluster);
+            Assert.Equal(name, member.Hostname); // reachable by its service name on the compose network
+            addresses.Add((member.Hostname, member.Port));
+            var database = new Npgsql.NpgsqlConnectionStringBuilder(DatabaseTarget.Parse(environment["DATABASE_URL"], Temp.Path).ConnectionString);
+            Assert.Equal("postgres", database.Host);
+            Assert.Contains(environment["MQTT_SERVER"], cluster.Keys);
+            var dependsOn = (YamlMappingNode)members.Single(m => m.Key == name).Value["depends_on"];
+            Assert.Equal("service_healthy", ((YamlMappingNode)dependsOn["postgres"])["condition"].ToString());
+        }
+        foreach (var (_, environment) in settings)
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(environment!).Build();
+            var options = new CollectorOptions();
+            configuration.Bind(options);
+            Assert.Equal(addresses.Order(), options.Cluster!.Seeds.Order()); // every member is a seed
+        }
+        Assert.Single(settings.Values.Select(e => e["DATABASE_URL"]).Distinct());
+        Assert.Single(settings.Values.Select(e => e["ISEMS_ROUTER_IPS"]).Distinct());
+        Assert.Equal(3, settings.Values.Select(e => e["MQTT_CLIENT_ID"]).Distinct().Count());
+        var hostPorts = members.SelectMany(m => ((YamlSequenceNode)m.Value["ports"]).Select(p => p.ToString().Split(':')[0])).ToList();
+        Assert.Equal(hostPorts.Distinct(), hostPorts);
+        Assert.DoesNotContain(((YamlSequenceNode)services["collector"]["ports"]).Select(p => p.ToString().Split(':')[0]), hostPorts.Contains);
+    }
+
+    private static YamlMappingNode ComposeServices()
+    {
+        var compose = new YamlStream();
+        using (var reader = new StreamReader(Repository.File("docker", "docker-compose.yml"))) compose.Load(reader);
+        return (YamlMappingNode)((YamlMappingNode)compose.Documents[0].RootNode)["services"];
+    }
+
+    /// <summary>The services <c>docker compose --profile {profile} up</c> starts: those without profiles and those of the profile.</summary>
+    private static Dictionary<string, YamlMappingNode> Enabled(YamlMappingNode services, string profile) => services.Children
+        .Where(s => !((YamlMappingNode)s.Value).Children.TryGetValue("profiles", out var profiles) ||
+                    ((YamlSequenceNode)profiles).Any(p => p.ToString() == profile))
+        .ToDictionary(s => s.Key.ToString(), s => (YamlMappingNode)s.Value);
+
+    private static Dictionary<string, string> ComposeEnvironment(YamlMappingNode service) =>
+        ((YamlMappingNode)service["environment"]).Children.ToDictionary(kv => kv.Key.ToString(), kv => Interpolate(kv.Value.ToString()));
+
+    [Fact]
     public void The_dockerfile_copies_what_exists_runs_the_collector_unprivileged_and_keeps_its_data_in_the_volume()
     {
         var lines = File.ReadAllLines(Repository.File("docker", "Dockerfile")).Select(l => l.Trim()).ToList();

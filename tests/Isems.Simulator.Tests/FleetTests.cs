@@ -33,6 +33,25 @@ public sealed class FleetTests
     }
 
     [Fact]
+    public async Task Each_request_names_the_asking_client_and_the_kernel_names_the_process_that_holds_it()
+    {
+        await using var fleet = SimulatedFleet.Start();
+        var node = fleet.AddNode("asked");
+        var owners = new List<int?>();
+        // Asked while the client waits for its answer: its socket is still open to be found.
+        fleet.NodeRequested += (requested, client) =>
+        {
+            lock (owners) owners.Add(requested == node ? Isems.Testing.LoopbackPeers.OwnerOf(client, fleet.BaseAddress.Port, [1, Environment.ProcessId]) : -1);
+        };
+
+        for (var i = 0; i < 3; i++)
+            using (var response = await Http.GetAsync(node.LogUrl))
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        Assert.Equal([Environment.ProcessId, Environment.ProcessId, Environment.ProcessId], owners);
+    }
+
+    [Fact]
     public async Task Nodes_are_listed_in_the_order_added_and_found_by_id()
     {
         await using var fleet = SimulatedFleet.Start();

@@ -46,6 +46,7 @@ internal sealed class Connection(Socket socket, SimulatedFleet fleet, Cancellati
                 return;
             }
             node.CountRequest();
+            fleet.OnNodeRequested(node, socket.RemoteEndPoint);
             await ServeAsync(node, head, rest);
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException or IOException)
