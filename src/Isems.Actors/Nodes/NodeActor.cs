@@ -122,11 +122,12 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 break;
             case StartPolling start:
                 var logged = _log.LoggedId(start.LogUrl);
+                var identifies = IdentifiesFromBookmark(logged);
                 // A node about to be moved by its bookmark's id polls under that id, not here first.
-                if (IdentifiesFromBookmark(logged)) _holdPolls = true;
+                if (identifies) _holdPolls = true;
                 OnStartPolling(start);
                 PublishStatus();
-                if (IdentifiesFromBookmark(logged))
+                if (identifies)
                 {
                     _nodeId = logged;
                     Identify();
