@@ -102,7 +102,7 @@ public sealed class ImportLegacyCommandTests : IDisposable
         importDone.Cancel();
         var batches = await serviceWrites;
 
-        Assert.Equal(0, run.Exit);
+        Assert.True(run.Exit == 0, $"exit {run.Exit}: {run.Error}\n{run.Output}"); // what the import said, if it failed
         Assert.Equal("", run.Error);
         Assert.Contains("stored: 20000", run.Output);
         Assert.Equal(20_000 + batches * 50L, await service.CountAsync());
