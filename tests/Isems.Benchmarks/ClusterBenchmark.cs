@@ -21,31 +21,50 @@ internal static class ClusterBenchmark
     private const int Members = 3;
     private const int Victim = 1; // the second member: the first seed is the oldest and hosts the singletons
 
-    public static async Task RunAsync(int nodes)
+    public static async Task RunAsync(int nodes, int? intervalAsked = null)
     {
-        // About 100 polls a second over the fleet once the first cycle is done, and never under the contract's 10 s.
-        var interval = Math.Max(10, nodes / 100);
-        Report.Header($"cluster: {nodes:N0} simulated routers (5-line logs), poll interval {interval} s, PostgreSQL; three collector processes beside one");
+        // At 1,000 nodes the contract's 10 s, so failover is measured as "fetched again within 30 s". Beyond, an
+        // interval this 2-core machine can serve beside three members, PostgreSQL and the simulator: about 30 fetches a
+        // second over the fleet (what the loaded machine managed at 1,000), so a fleet of 10,000 or 100,000 is not
+        // asked for more than it can fetch and the figures say how the members share it, not how far behind they are.
+        var interval = intervalAsked ?? (nodes <= 1_000 ? 10 : nodes / 30);
+        var waitForFirstCycle = (double)interval * 3 <= 60;
+        Report.Header($"cluster: {nodes:N0} simulated routers (5-line logs), poll interval {interval} s ({(double)nodes / interval:N0} fetches/s asked), PostgreSQL; three collector processes beside one (load {Load()})");
         await using var fleet = SimulatedFleet.Start();
         var routers = Enumerable.Range(0, nodes).Select(i => fleet.AddNode($"Bench-{i:000000}", historyLines: 5)).ToList();
-        var ledger = new Ledger(fleet, sampleEvery: Math.Max(1, nodes / 2_000));
+        var ledger = new Ledger(fleet, sampleEvery: Math.Max(1, nodes / interval / 100));
         var server = await PostgresServer.SharedAsync();
         var urls = routers.Select(r => r.LogUrl.ToString()).ToList();
+        _canonical = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var r in routers)
+        {
+            _canonical[r.LogUrl.ToString()] = r.LogUrl.ToString();
+            _canonical[r.NodeId] = r.LogUrl.ToString();
+        }
         var folder = Directory.CreateTempSubdirectory("isems-bench-cluster-");
         try
         {
-            // The baseline: one process on its own database of the same server.
+            // The baseline: one process on its own database of the same server: until every node is listed (its actor
+            // up), its memory then, and at 10 s the first cycle.
             var singleUrl = await server.CreateDatabaseAsync();
             var requestsBefore = routers.Select(r => r.Requests).ToArray();
-            double singleCycle, singleResident;
+            double singleResident;
+            double? singleCycle = null;
             await using (var single = await Member.StartAsync(Path.Combine(folder.FullName, "single"), Settings(singleUrl, urls, interval, null)))
             {
-                var cycle = await FirstCycleAsync(routers, requestsBefore, single.Started, TimeSpan.FromMinutes(3));
-                singleCycle = cycle.TotalSeconds;
+                Report.Row("one process: start to serving (/healthz)", single.ServingAfter.TotalMilliseconds, "ms", $"load {Load()}");
+                await Progress(UntilAsync(async () => (await OwnersAsync(single)).Count >= nodes, TimeSpan.FromMinutes(10)),
+                    "every node listed by the one process", async () => $"{(await OwnersAsync(single)).Count:N0} listed");
+                Report.Row("  start to every node listed in /nodes", single.Started.Elapsed.TotalMilliseconds, "ms", $"load {Load()}");
+                if (waitForFirstCycle)
+                {
+                    var cycle = await FirstCycleAsync(routers, requestsBefore, single.Started, TimeSpan.FromMinutes(3));
+                    singleCycle = cycle.TotalSeconds;
+                    Report.Row("  start to every node polled once", cycle.TotalMilliseconds, "ms", $"load {Load()}");
+                }
                 await Task.Delay(TimeSpan.FromSeconds(5));
                 singleResident = single.ResidentMiB();
-                Report.Row("one process: start to every node polled once", cycle.TotalMilliseconds, "ms");
-                Report.Row("  resident memory", singleResident, "MiB", $"{singleResident * 1024 / nodes:N1} KiB a node");
+                Report.Row("  resident memory, every node's actor up", singleResident, "MiB", $"{singleResident * 1024 / nodes:N1} KiB a node; load {Load()}");
             }
 
             // The cluster: three members, every member a seed, on a database of their own.
@@ -62,58 +81,87 @@ internal static class ClusterBenchmark
                 var started = await Task.WhenAll(Enumerable.Range(0, Members).Select(i => Member.StartAsync(MemberFolder(i), MemberSettings(i), ledger.Attach(i))));
                 for (var i = 0; i < Members; i++) members[i] = started[i];
                 await UntilAsync(async () => await UpCountAsync(members[0]!) == Members, TimeSpan.FromMinutes(5));
-                Report.Row("cluster: start to three members Up", starting.Elapsed.TotalMilliseconds, "ms");
-                var cycle = await FirstCycleAsync(routers, requestsBefore, members[0]!.Started, TimeSpan.FromMinutes(3));
-                Report.Row("cluster: start to every node polled once", cycle.TotalMilliseconds, "ms", $"one process: {singleCycle * 1000:N0} ms");
+                Report.Row("cluster: start to three members Up", starting.Elapsed.TotalMilliseconds, "ms", $"load {Load()}");
+                // Owned: listed by the first member with the member whose entity holds it (its shard started it).
+                await Progress(UntilAsync(async () => (await OwnersAsync(members[0]!)).Count(o => o.Value is not null) >= nodes, TimeSpan.FromMinutes(10)),
+                    "every node owned by a member", async () => $"{(await OwnersAsync(members[0]!)).Count(o => o.Value is not null):N0} owned");
+                Report.Row("cluster: start to every node owned (/nodes names its member)", starting.Elapsed.TotalMilliseconds, "ms", $"load {Load()}");
+                if (waitForFirstCycle)
+                {
+                    var cycle = await FirstCycleAsync(routers, requestsBefore, members[0]!.Started, TimeSpan.FromMinutes(3));
+                    Report.Row("cluster: start to every node polled once", cycle.TotalMilliseconds, "ms", $"one process: {singleCycle * 1000:N0} ms; load {Load()}");
+                }
                 await Task.Delay(TimeSpan.FromSeconds(5));
+                var addresses = new string[Members];
+                for (var i = 0; i < Members; i++) addresses[i] = (await ViewAsync(members[i]!))!["self"]!.GetValue<string>();
                 var resident = members.Select(m => m!.ResidentMiB()).ToArray();
-                Report.Row("  resident memory per member", resident.Average(), "MiB",
-                    $"members {string.Join(" / ", resident.Select(r => r.ToString("N0")))} MiB; one process {singleResident:N0} MiB");
+                var ownersNow = await OwnersAsync(members[0]!);
+                var ownedBy = addresses.Select(a => ownersNow.Values.Count(v => v == a)).ToArray();
+                Report.Row("  resident memory per member, every node owned", resident.Average(), "MiB",
+                    $"members {string.Join(" / ", resident.Select(r => r.ToString("N0")))} MiB, owning {string.Join(" / ", ownedBy.Select(o => o.ToString("N0")))} nodes; one process {singleResident:N0} MiB; load {Load()}");
 
-                // The spread: who fetched, over one interval (at least 30 s) once the first cycle is done.
-                var window = TimeSpan.FromSeconds(Math.Max(30, interval));
+                // The spread: who fetched over one interval, at most a minute of it (a window of a long interval is a
+                // sample of its slots, which are spread evenly over it).
+                var window = TimeSpan.FromSeconds(Math.Clamp(interval, 30, 60));
                 var windowStart = DateTime.UtcNow;
                 await Task.Delay(window);
                 var spread = ledger.PerMember(windowStart, DateTime.UtcNow);
                 var total = Math.Max(1, spread.Sum());
-                Report.Row("  polls per member over one interval", total * ledger.SampleEvery, "polls",
-                    $"{string.Join(" / ", spread.Select(s => $"{100.0 * s / total:N0}%"))} ({(ledger.SampleEvery > 1 ? $"1 in {ledger.SampleEvery} sampled" : "every fetch")})");
-                Report.Summary($"cluster, {nodes:N0} nodes: polls per member", string.Join(" / ", spread.Select(s => $"{100.0 * s / total:N0}%")),
-                    "over one interval once every node was polled");
+                var rate = total * ledger.SampleEvery / window.TotalSeconds;
+                Report.Row($"  fetches per member over {window.TotalSeconds:N0} s", total * ledger.SampleEvery, "fetches",
+                    $"{string.Join(" / ", spread.Select(s => $"{100.0 * s / total:N0}%"))} ({(ledger.SampleEvery > 1 ? $"1 in {ledger.SampleEvery} attributed" : "every fetch attributed")}); {rate:N1}/s of {(double)nodes / interval:N1}/s asked; load {Load()}");
+                resident = members.Select(m => m!.ResidentMiB()).ToArray();
+                Report.Row("  resident memory per member after it", resident.Average(), "MiB", $"members {string.Join(" / ", resident.Select(r => r.ToString("N0")))} MiB");
+                Report.Summary($"cluster, {nodes:N0} nodes ({interval} s): fetches per member", string.Join(" / ", spread.Select(s => $"{100.0 * s / total:N0}%")),
+                    $"{rate:N1} fetches/s of {(double)nodes / interval:N1}/s asked, over {window.TotalSeconds:N0} s; nodes owned {string.Join(" / ", ownedBy.Select(o => o.ToString("N0")))}");
                 Report.Summary($"cluster, {nodes:N0} nodes: resident memory per member", $"{string.Join(" / ", resident.Select(r => r.ToString("N0")))} MiB",
                     $"one process on the same PostgreSQL: {singleResident:N0} MiB");
 
-                // Failover: the nodes the victim owns (as the survivors' /nodes says and, at 10 s, as the nodes see).
+                // Failover: the nodes the victim owns (as the first member's /nodes says), SIGKILLed.
                 var owners = await OwnersAsync(members[0]!);
-                var victimAddress = (await ViewAsync(members[Victim]!))!["self"]!.GetValue<string>();
+                var victimAddress = addresses[Victim];
                 var owned = owners.Where(o => o.Value == victimAddress).Select(o => o.Key).ToHashSet();
                 var killedAt = DateTime.UtcNow;
+                var lastBefore = ledger.MarkAndSnapshot(killedAt);
                 var sinceKill = Stopwatch.StartNew();
                 members[Victim]!.Kill();
                 await UntilAsync(async () => await MemberCountAsync(members[0]!) == Members - 1, TimeSpan.FromMinutes(3));
                 var removedAfter = sinceKill.Elapsed.TotalSeconds;
-                await Tolerate(UntilAsync(async () =>
+                await Progress(UntilAsync(async () =>
                 {
                     var now = await OwnersAsync(members[0]!);
-                    return owned.All(id => now.TryGetValue(id, out var owner) && owner is not null && owner != victimAddress);
-                }, TimeSpan.FromMinutes(2)), "its nodes owned by the survivors");
-                var reownedAfter = sinceKill.Elapsed.TotalSeconds;
-                Report.Row($"failover after SIGKILL of member {Victim + 1} ({owned.Count:N0} nodes): removed", removedAfter * 1000, "ms", "the survivors' /cluster lists two members");
-                Report.Row("  its nodes owned by the survivors", reownedAfter * 1000, "ms", "from the kill, every one of them under a survivor in /nodes");
-                if (interval <= 10)
+                    return owned.All(url => now.TryGetValue(url, out var owner) && owner is not null && owner != victimAddress);
+                }, TimeSpan.FromMinutes(3)), "its nodes owned by the survivors", async () =>
                 {
-                    await Tolerate(UntilAsync(() => Task.FromResult(owned.All(id => ledger.FetchedSince(id, killedAt))), TimeSpan.FromMinutes(2)),
-                        $"its nodes fetched again ({owned.Count(id => ledger.FetchedSince(id, killedAt))} of {owned.Count})");
-                    var fetchedAfter = sinceKill.Elapsed.TotalSeconds;
-                    Report.Row("  its nodes fetched again by the survivors", fetchedAfter * 1000, "ms", "from the kill, as the simulated nodes saw it");
-                    Report.Summary($"cluster, {nodes:N0} nodes: failover after SIGKILL", $"{fetchedAfter:N1} s to every node fetched again",
-                        $"removed after {removedAfter:N1} s, its {owned.Count:N0} nodes owned by survivors after {reownedAfter:N1} s", "≤ 30 s", fetchedAfter <= 30);
-                }
-                else
-                    Report.Summary($"cluster, {nodes:N0} nodes: failover after SIGKILL", $"{reownedAfter:N1} s to every node owned by a survivor",
-                        $"removed after {removedAfter:N1} s; at a {interval} s interval a node is fetched at its slot");
+                    var now = await OwnersAsync(members[0]!);
+                    return $"{owned.Count(url => now.TryGetValue(url, out var owner) && owner is not null && owner != victimAddress):N0} of {owned.Count:N0} owned by survivors";
+                });
+                var reownedAfter = sinceKill.Elapsed.TotalSeconds;
+                Report.Row($"failover after SIGKILL of member {Victim + 1} ({owned.Count:N0} nodes): removed", removedAfter * 1000, "ms", $"the survivors' /cluster lists two members; load {Load()}");
+                Report.Row("  its nodes owned by the survivors", reownedAfter * 1000, "ms", $"from the kill, every one of them under a survivor in /nodes; load {Load()}");
 
-                // Rebalancing: the member back, until the owners stop changing (three rebalance rounds without a move).
+                // Fetched again: the nodes whose slot came while nobody owned them (last fetched more than an interval
+                // before they were owned again) are caught up at once; the others keep their slots.
+                var reownedAt = killedAt + TimeSpan.FromSeconds(reownedAfter);
+                var due = owned.Where(url => lastBefore.TryGetValue(url, out var last) && last + TimeSpan.FromSeconds(interval) <= reownedAt).ToList();
+                await Progress(UntilAsync(() => Task.FromResult(due.All(ledger.FetchedAfterMark)), TimeSpan.FromMinutes(3)),
+                    "its due nodes fetched again", () => Task.FromResult($"{due.Count(ledger.FetchedAfterMark):N0} of {due.Count:N0} due fetched again; {ledger.RateSince(DateTime.UtcNow - TimeSpan.FromSeconds(10)):N1} fetches/s over the fleet"));
+                var again = due.Select(ledger.FirstAfterMark).OfType<DateTime>().Select(t => (t - killedAt).TotalSeconds).Order().ToArray();
+                var catchUpRate = again.Length > 1 && again[^1] > reownedAfter ? again.Count(t => t >= reownedAfter) / (again[^1] - reownedAfter) : double.NaN;
+                var fleetRate = ledger.RateBetween(reownedAt, killedAt + TimeSpan.FromSeconds(again.Length > 0 ? Math.Max(again[^1], reownedAfter + 1) : reownedAfter + 10));
+                if (again.Length > 0)
+                {
+                    Report.Row($"  its {due.Count:N0} nodes due meanwhile fetched again: first", again[0] * 1000, "ms",
+                        $"median {Quantile(again, 0.5):N1} s, 90% {Quantile(again, 0.9):N1} s, last {again[^1]:N1} s from the kill; {again.Length:N0} of {due.Count:N0}");
+                    Report.Row("  catch-up fetch rate (due nodes, from owned to the last)", catchUpRate, "/s", $"the whole fleet meanwhile {fleetRate:N1} fetches/s (asked {(double)nodes / interval:N1}/s); load {Load()}");
+                }
+                var notDue = owned.Count(url => !due.Contains(url));
+                Report.Summary($"cluster, {nodes:N0} nodes ({interval} s): failover after SIGKILL",
+                    again.Length > 0 ? $"{again[^1]:N1} s to every due node fetched again" : $"{reownedAfter:N1} s to every node owned",
+                    $"removed after {removedAfter:N1} s, its {owned.Count:N0} nodes owned by survivors after {reownedAfter:N1} s; {due.Count:N0} due meanwhile (median {(again.Length > 0 ? Quantile(again, 0.5) : double.NaN):N1} s), {notDue:N0} keep their slots",
+                    "≤ 30 s", again.Length > 0 ? again[^1] <= 30 && again.Length == due.Count : null);
+
+                // Rebalancing: the member back, until it owns its share and the owners stop changing (35 s without a move).
                 var rejoining = Stopwatch.StartNew();
                 members[Victim] = await Member.StartAsync(MemberFolder(Victim), MemberSettings(Victim), ledger.Attach(Victim));
                 await UntilAsync(async () => await UpCountAsync(members[0]!) == Members, TimeSpan.FromMinutes(3));
@@ -121,6 +169,7 @@ internal static class ClusterBenchmark
                 var lastChange = upAgain;
                 var previous = await OwnersAsync(members[0]!);
                 var quiet = Stopwatch.StartNew();
+                var told = rejoining.Elapsed;
                 while (quiet.Elapsed < TimeSpan.FromSeconds(35) && rejoining.Elapsed < TimeSpan.FromMinutes(5))
                 {
                     await Task.Delay(TimeSpan.FromSeconds(2));
@@ -131,10 +180,17 @@ internal static class ClusterBenchmark
                         quiet.Restart();
                     }
                     previous = now;
+                    if (rejoining.Elapsed - told > TimeSpan.FromSeconds(15))
+                    {
+                        told = rejoining.Elapsed;
+                        Console.WriteLine($"    … {rejoining.Elapsed.TotalSeconds:N0} s: member {Victim + 1} owns {now.Values.Count(v => v == victimAddress):N0}");
+                    }
                 }
                 var share = previous.Values.Count(v => v == victimAddress);
-                Report.Row($"rebalancing as member {Victim + 1} rejoins: Up", upAgain.TotalMilliseconds, "ms", "process start to three members Up");
-                Report.Row("  owners settled", lastChange.TotalMilliseconds, "ms", $"last node moved; it owns {share:N0} of {nodes:N0} nodes then");
+                Report.Row($"rebalancing as member {Victim + 1} rejoins: Up", upAgain.TotalMilliseconds, "ms", $"process start to three members Up; load {Load()}");
+                Report.Row("  owners settled", lastChange.TotalMilliseconds, "ms", $"last node moved; it owns {share:N0} of {nodes:N0} nodes then; load {Load()}");
+                resident = members.Select(m => m!.ResidentMiB()).ToArray();
+                Report.Row("  resident memory per member then", resident.Average(), "MiB", $"members {string.Join(" / ", resident.Select(r => r.ToString("N0")))} MiB");
                 Report.Summary($"cluster, {nodes:N0} nodes: rebalancing when a member joins", $"{(lastChange - upAgain).TotalSeconds:N1} s",
                     $"from Up to the last move; the member owns {share:N0} nodes ({100.0 * share / nodes:N0}%)");
             }
@@ -148,6 +204,31 @@ internal static class ClusterBenchmark
         finally
         {
             try { folder.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static string Load() => string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+
+    private static double Quantile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+
+    /// <summary>A long wait that says how far it got every 15 s, and may run out: said, and the run goes on.</summary>
+    private static async Task Progress(Task<TimeSpan> wait, string what, Func<Task<string>> howFar)
+    {
+        var watch = Stopwatch.StartNew();
+        while (await Task.WhenAny(wait, Task.Delay(TimeSpan.FromSeconds(15))) != wait)
+        {
+            try { Console.WriteLine($"    … {watch.Elapsed.TotalSeconds:N0} s, {what}: {await howFar()} (load {Load()})"); }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException) { }
+        }
+        try
+        {
+            await wait;
+        }
+        catch (TimeoutException)
+        {
+            string far;
+            try { far = await howFar(); } catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException) { far = "?"; }
+            Console.WriteLine($"    NOT reached: {what} ({far})");
         }
     }
 
@@ -194,19 +275,6 @@ internal static class ClusterBenchmark
         }
     }
 
-    /// <summary>A wait that may run out: said, and the run goes on.</summary>
-    private static async Task Tolerate(Task<TimeSpan> wait, string what)
-    {
-        try
-        {
-            await wait;
-        }
-        catch (TimeoutException)
-        {
-            Console.WriteLine($"    NOT reached: {what}");
-        }
-    }
-
     private static async Task<TimeSpan> UntilAsync(Func<Task<bool>> condition, TimeSpan within)
     {
         var watch = Stopwatch.StartNew();
@@ -231,25 +299,38 @@ internal static class ClusterBenchmark
 
     private static async Task<int> MemberCountAsync(Member member) => (await ViewAsync(member))!["members"]!.AsArray().Count;
 
-    /// <summary>Node id → the member /nodes names as its owner.</summary>
+    /// <summary>Each configured URL and each node id → the node's configured URL (a node is listed under its address, then its id).</summary>
+    private static Dictionary<string, string> _canonical = new(StringComparer.Ordinal);
+
+    /// <summary>Node (its configured URL) → the member /nodes names as its owner (null in one process).</summary>
     private static async Task<Dictionary<string, string?>> OwnersAsync(Member member)
     {
         using var stream = await member.Client.GetStreamAsync("/nodes");
-        var nodes = (await JsonNode.ParseAsync(stream))!["nodes"]!.AsArray();
+        using var document = await JsonDocument.ParseAsync(stream);
         var owners = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var node in nodes)
-            if ((string?)node!["nodeId"] is { } id)
-                owners[id] = (string?)node["member"];
+        foreach (var node in document.RootElement.GetProperty("nodes").EnumerateArray())
+        {
+            string? Text(string name) => node.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            var key = (Text("url") is { } url && _canonical.TryGetValue(url, out var byUrl) ? byUrl : null)
+                ?? (Text("nodeId") is { } id && _canonical.TryGetValue(id, out var byId) ? byId : null);
+            if (key is not null) owners[key] = Text("member");
+        }
         return owners;
     }
 
-    /// <summary>Who fetched which node when, read from the kernel's socket table for every <see cref="SampleEvery"/>th request.</summary>
+    /// <summary>
+    /// Every fetch's time, each node's (by its configured URL) last fetch and first fetch after a mark, and who fetched
+    /// for every <see cref="SampleEvery"/>th request, read from the kernel's socket table.
+    /// </summary>
     private sealed class Ledger
     {
         private readonly SimulatedFleet _fleet;
         private readonly int[] _pids = new int[Members];
-        private readonly ConcurrentQueue<(string Node, int Member, DateTime At)> _fetches = new();
+        private readonly ConcurrentQueue<(int Member, DateTime At)> _fetches = new();
+        private readonly ConcurrentQueue<DateTime> _all = new();
         private readonly ConcurrentDictionary<string, DateTime> _lastFetch = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, DateTime> _firstAfter = new(StringComparer.Ordinal);
+        private DateTime _mark = DateTime.MaxValue;
         private long _requests;
 
         public Ledger(SimulatedFleet fleet, int sampleEvery)
@@ -263,7 +344,21 @@ internal static class ClusterBenchmark
 
         public Action<int> Attach(int member) => pid => Volatile.Write(ref _pids[member], pid);
 
-        public bool FetchedSince(string node, DateTime since) => _lastFetch.TryGetValue(node, out var at) && at >= since;
+        /// <summary>From now on the first fetch of each node is kept; each node's last fetch until now.</summary>
+        public Dictionary<string, DateTime> MarkAndSnapshot(DateTime mark)
+        {
+            _mark = mark;
+            return _lastFetch.Where(f => f.Value < mark).ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal);
+        }
+
+        public bool FetchedAfterMark(string node) => _firstAfter.ContainsKey(node);
+
+        public DateTime? FirstAfterMark(string node) => _firstAfter.TryGetValue(node, out var at) ? at : null;
+
+        public double RateSince(DateTime from) => RateBetween(from, DateTime.UtcNow);
+
+        public double RateBetween(DateTime from, DateTime to) =>
+            to <= from ? double.NaN : _all.Count(t => t >= from && t < to) / (to - from).TotalSeconds;
 
         public int[] PerMember(DateTime from, DateTime to)
         {
@@ -277,11 +372,14 @@ internal static class ClusterBenchmark
         private void Record(SimulatedNode node, IPEndPoint client)
         {
             var now = DateTime.UtcNow;
-            _lastFetch[node.NodeId] = now;
+            var url = node.LogUrl.ToString();
+            _lastFetch[url] = now;
+            _all.Enqueue(now);
+            if (now >= _mark) _firstAfter.TryAdd(url, now);
             if (Interlocked.Increment(ref _requests) % SampleEvery != 0) return;
             var pids = _pids.Select(p => Volatile.Read(ref p)).ToArray();
             var owner = LoopbackPeers.OwnerOf(client, _fleet.BaseAddress.Port, pids.Where(p => p > 0).ToArray());
-            _fetches.Enqueue((node.NodeId, owner is { } pid ? Array.IndexOf(pids, pid) : -1, now));
+            _fetches.Enqueue((owner is { } pid ? Array.IndexOf(pids, pid) : -1, now));
         }
     }
 
@@ -295,7 +393,10 @@ internal static class ClusterBenchmark
             _process = process;
             Client = client;
             Started = started;
+            ServingAfter = started.Elapsed;
         }
+
+        public TimeSpan ServingAfter { get; }
 
         public HttpClient Client { get; }
 

@@ -4,7 +4,8 @@ using Isems.Benchmarks;
 //   alerts: [--alert-nodes 10000]
 //   rollup-cost / rollup-cost-pg: [--nodes 1000] [--lines 3657] [--rounds 2]; migrate: [--migrate-rows 10000000]
 //   poll-pg: [--no-old-path] (the first cycle on SQLite, the earlier PostgreSQL path, COPY over one and over two connections)
-//   cluster: [--cluster-nodes 1000] (three members and one process on PostgreSQL; not part of a run of everything)
+//   cluster: [--cluster-nodes 1000] [--cluster-interval S] (three members and one process on PostgreSQL; the interval 10 s at
+//     1,000 nodes, else nodes/30 s; not part of a run of everything)
 //   history: [--history-nodes 1000] [--rows-per-node 10000] [--year-rows 525600] [--no-write-path] (not part of a run of everything)
 //   [--messages 100000] [--nodes 1000] [--lines 3657] [--rows-per-node 10000] [--seconds 10] [--idle-nodes 10000] [--idle-rows-per-node 1000]
 // Prints figures beside a baseline measured in the same run on the same machine, then one summary table with the
@@ -61,7 +62,7 @@ if (all || which.Contains("start"))
 // Issue 15: three collector processes as one cluster beside one process, on the same PostgreSQL (not part of a run of everything).
 if (which.Contains("cluster"))
     foreach (var size in args.Contains("--cluster-nodes") ? [ArgValue(args, "--cluster-nodes", 1000)] : new[] { 1000 })
-        await ClusterBenchmark.RunAsync(size);
+        await ClusterBenchmark.RunAsync(size, args.Contains("--cluster-interval") ? ArgValue(args, "--cluster-interval", 10) : null);
 Report.PrintSummary();
 return 0;
 
