@@ -27,6 +27,30 @@ public sealed class NodeActorPollingTests(ITestOutputHelper output) : CollectorT
     }
 
     [Fact]
+    public void A_node_actor_stopped_while_it_waits_for_a_poll_slot_gives_the_slot_back()
+    {
+        // Every slot taken by other polls; the node's actor asks for one and is stopped before it comes (its shard
+        // moved to another member, or the node was removed). A slot it never used must not stay its own: once every
+        // slot was lost so, a cluster member stopped polling altogether (seen in the cluster benchmark).
+        var node = Fleet.AddNode("Elektra-Dach", historyLines: 1);
+        var gate = new PollGate(1);
+        var other = gate.Wait();
+        Assert.True(other.Granted.IsCompletedSuccessfully);
+        var actor = Sys.ActorOf(NodeActor.Props(node.NodeId, CreateTestProbe().Ref, NodeLogFetcher.Create(DefaultPolling), gate, DefaultPolling, NodeEvents.Nowhere(Sys)));
+        actor.Tell(new StartPolling(node.NodeId, node.LogUrl, PollAtOnce: true));
+        AwaitCondition(() => gate.Queued == 1, TimeSpan.FromSeconds(10));
+
+        Watch(actor);
+        Sys.Stop(actor);
+        ExpectTerminated(actor);
+        gate.Leave();
+
+        AwaitCondition(() => gate.Free == 1 && gate.Queued == 0, TimeSpan.FromSeconds(10));
+        Assert.Equal(0, node.Requests);
+        Assert.True(gate.Wait().Granted.IsCompletedSuccessfully);
+    }
+
+    [Fact]
     public async Task The_first_poll_waits_for_the_nodes_own_slot_in_the_interval()
     {
         var node = Fleet.AddNode("Elektra-Dach", historyLines: 1);

@@ -49,6 +49,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private PollTrace? _trace; // the poll's spans, only while a tracer listens
     private PushedLines? _pushed; // made when the node first pushes
     private bool _holdingSlot;
+    // Asked for a slot and not yet told it was granted: given up when the actor stops (see PollGate.GiveUp).
+    private PollGate.Waiting? _waiting;
     private long _correlation;
     private List<IActorRef>? _waiters; // polls asked for by hand, answered when the attempt ends
     private IActorRef? _retireReplyTo;
@@ -168,6 +170,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 OnPollNow();
                 break;
             case SlotGranted:
+                _waiting = null;
                 Fetch();
                 break;
             case Fetched fetched:
@@ -499,7 +502,8 @@ public sealed class NodeActor : UntypedActor, IWithTimers
         Disarm();
         _deadlines.Hold();
         _cycle.Began();
-        _gate.EnterAsync().PipeTo(Self, success: () => new SlotGranted());
+        _waiting = _gate.Wait();
+        _waiting.Granted.PipeTo(Self, success: () => new SlotGranted());
     }
 
     private void Fetch()
@@ -624,6 +628,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     {
         _trace?.End(0, 0, "the node's actor stopped");
         LeaveGate();
+        if (_waiting is { } waiting) _gate.GiveUp(waiting);
         // A sharded entity also stops when its shard moves to another member (a rebalance, a member leaving): the
         // node stays listed until its new entity tells its status. Only a node that is gone for good leaves the list.
         if (!_options.Sharded || _stoppingForGood) _events.Stopped(_key, Self);
