@@ -13,7 +13,7 @@ namespace Isems.Actors.Cluster;
 /// published before that was lost (seen here at start-up). When a member comes Up, the two replicas greet each other
 /// with their read models (<see cref="ResyncFleet"/>); each then sends the other what it holds (its own nodes' status,
 /// every newest row) and from then on every change. The greeting is repeated once, in case the other replica was not
-/// started yet. A removed member's entries stay until the new owners of its nodes tell theirs: /nodes does not lose
+/// started yet, and a replica greeted by one it did not know greets it back, so no start order leaves one side mute. A removed member's entries stay until the new owners of its nodes tell theirs: /nodes does not lose
 /// them meanwhile, and an entity started anew goes on from them.
 /// </summary>
 public sealed class FleetReplicaActor : ReceiveActor, IWithTimers
@@ -59,9 +59,14 @@ public sealed class FleetReplicaActor : ReceiveActor, IWithTimers
         {
             var address = Sender.Path.Address;
             if (address.HasLocalScope) return;
+            var greetedBefore = _peers.ContainsKey(address);
             _peers[address] = peer;
             _status.Tell(new ResendOwnNodes(peer.Status));
             _latest.Tell(new ResendLatest(peer.Latest));
+            // Greeted back by a replica that had not greeted this one: this one's greetings (at the other's MemberUp,
+            // and 5 s later) may all have come before that replica was started, on a busy machine, and then the other
+            // member would never send its changes here (its nodes missing from this member's /nodes). Once each way.
+            if (!greetedBefore) Greet(address, again: false);
         });
     }
 
