@@ -42,7 +42,7 @@ internal static class HistoryBenchmark
             {
                 var history = store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult();
                 points = history.Buckets.Count;
-                HistoryJsonWriter.Points(YearNode, range, name, history, null);
+                HistoryJsonWriter.PointsBody(YearNode, range, name, history, null);
             });
             var request = 0;
             var http = Report.Best(10, () => client.GetByteArrayAsync(
@@ -54,7 +54,7 @@ internal static class HistoryBenchmark
             // Where the time goes: the rollups read and merged, and the JSON, each alone.
             var aggregated = store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult();
             var read = Report.Best(10, () => store.AggregateAsync(YearNode, yearStart, yearEnd, bucket).GetAwaiter().GetResult());
-            var json = Report.Best(10, () => HistoryJsonWriter.Points(YearNode, range, name, aggregated, null));
+            var json = Report.Best(10, () => HistoryJsonWriter.PointsBody(YearNode, range, name, aggregated, null));
             var rollupSteps = Report.Best(10, () => StepOnly(host.DatabaseUrl,
                 $"SELECT start, {Rollups.AggregateColumns} FROM {Rollups.Table} WHERE node_id = '{YearNode}' AND period = {(bucket == 3_600 ? 3_600 : 86_400)} AND start >= {yearStart} AND start < {yearEnd} ORDER BY start", columns: 0));
             Report.Row($"  of which: SQLite stepping through the rollups alone", rollupSteps.TotalMilliseconds, "ms");

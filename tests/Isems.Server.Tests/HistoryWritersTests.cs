@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using Isems.Api.Controllers;
@@ -77,6 +78,30 @@ public sealed class HistoryWritersTests : IDisposable
                 var range = new HistoryRange(from, to);
                 Assert.Equal(Reference(range, history, keep, "node-long"), Encoding.UTF8.GetString(HistoryJsonWriter.Points("node-long", range, "x", history, keep)));
             }
+    }
+
+    [Fact]
+    public async Task A_body_kept_in_its_written_pieces_has_the_tag_and_compressed_forms_of_its_bytes_in_one_array()
+    {
+        // 3,000 points: two halves, each in several chunks; the answer keeps the chunks as they were written.
+        var (from, to) = (1_700_000_000L - 7, 1_700_000_000L + 600 * 3_000);
+        var history = await _store.AggregateAsync("node-long", from, to, 600);
+        var pieces = HistoryJsonWriter.PointsBody("node-long", new HistoryRange(from, to), "x", history, null);
+        var whole = new Representation(pieces.ToArray());
+        Assert.Equal(whole.Length, pieces.Length);
+        Assert.True(pieces.Length > 2 * ChunkedBody.DefaultChunk, $"{pieces.Length} bytes");
+        Assert.Equal(Reference(new HistoryRange(from, to), history, null, "node-long"), Encoding.UTF8.GetString(pieces.ToArray()));
+        Assert.Equal(whole.Tag, pieces.Tag);
+        foreach (var (compressed, decompress) in new (byte[], Func<Stream, Stream>)[]
+                 {
+                     (pieces.Brotli, s => new BrotliStream(s, CompressionMode.Decompress)),
+                     (pieces.Gzip, s => new GZipStream(s, CompressionMode.Decompress)),
+                 })
+        {
+            using var output = new MemoryStream();
+            using (var stream = decompress(new MemoryStream(compressed))) stream.CopyTo(output);
+            Assert.Equal(whole.ToArray(), output.ToArray());
+        }
     }
 
     [Fact]

@@ -52,13 +52,13 @@ public sealed class HistoryController(
         var variant = string.Create(CultureInfo.InvariantCulture, $"history|{range.From}|{range.To}|{name}|{fields}");
         if (version is not null && histories.TryGet(version, variant, out var cached)) return cached.Serve(this);
 
-        byte[] body;
+        Representation representation;
         if (size is null && await store.RawKeptFromAsync(nodeId, cancellationToken) is { } keptFrom && range.From < keptFrom)
         {
             // Raw rows of this range were deleted by retention: the hourly rollups answer (daily for a long range).
             var fallback = Buckets(range, Rollups.Hour) <= HistoryParameters.MaxPoints ? Rollups.Hour : Rollups.Day;
             var history = await store.AggregateAsync(nodeId, range.From, range.To, fallback, cancellationToken) with { RawDeletedBefore = keptFrom };
-            body = HistoryJsonWriter.Points(nodeId, range, fallback == Rollups.Hour ? "1h" : "1d", history,
+            representation = HistoryJsonWriter.PointsBody(nodeId, range, fallback == Rollups.Hour ? "1h" : "1d", history,
                 keep?.Where(k => Rollups.Keys.Contains(k) || k == "status").ToHashSet());
         }
         else if (size is null)
@@ -67,14 +67,13 @@ public sealed class HistoryController(
             if (rows.Count > HistoryParameters.MaxRawRows)
                 return BadParameter($"More than {HistoryParameters.MaxRawRows:N0} rows lie between {HistoryParameters.Iso(range.From)} and " +
                                     $"{HistoryParameters.Iso(range.To)}: choose a bucket (bucket=1h), a shorter range, or GET /measurements/{{nodeId}}/export for every row.");
-            body = HistoryJsonWriter.Raw(nodeId, range, rows, keep);
+            representation = new Representation(HistoryJsonWriter.Raw(nodeId, range, rows, keep));
         }
         else
         {
             var history = await store.AggregateAsync(nodeId, range.From, range.To, size.Value, cancellationToken);
-            body = HistoryJsonWriter.Points(nodeId, range, name, history, keep);
+            representation = HistoryJsonWriter.PointsBody(nodeId, range, name, history, keep);
         }
-        var representation = new Representation(body);
         if (version is not null) histories.Put(version, variant, representation);
         return representation.Serve(this);
     }

@@ -39,18 +39,18 @@ public sealed class HistoryJsonCache(TimeProvider clock)
 
     public void Put(RowVersion version, string variant, Representation body)
     {
-        if (body.Identity.Length > MaxBytes / 4) return;
+        if (body.Length > MaxBytes / 4) return;
         lock (_gate)
         {
-            if (_byNode.Remove((version.NodeId, variant), out var old)) _bytes -= old.Body.Identity.Length;
-            while (_bytes + body.Identity.Length > MaxBytes && _byNode.Count > 0)
+            if (_byNode.Remove((version.NodeId, variant), out var old)) _bytes -= old.Body.Length;
+            while (_bytes + body.Length > MaxBytes && _byNode.Count > 0)
             {
                 var oldest = _byNode.MinBy(kv => kv.Value.Built);
                 _byNode.Remove(oldest.Key);
-                _bytes -= oldest.Value.Body.Identity.Length;
+                _bytes -= oldest.Value.Body.Length;
             }
             _byNode[(version.NodeId, variant)] = new Entry(version.Epoch, version.Version, clock.GetUtcNow(), body);
-            _bytes += body.Identity.Length;
+            _bytes += body.Length;
         }
     }
 }

@@ -32,14 +32,18 @@ public static class HistoryJsonWriter
         return buffer.WrittenSpan.ToArray();
     }
 
+    /// <summary>The body of <see cref="PointsBody"/> in one array (tests and the benchmark compare its bytes).</summary>
+    public static byte[] Points(string nodeId, HistoryRange range, string bucket, AggregatedHistory history, IReadOnlySet<string>? keep) =>
+        PointsBody(nodeId, range, bucket, history, keep).ToArray();
+
     /// <summary>
     /// Each point is written as bytes (its numbers by <see cref="Utf8Text"/>, as <see cref="Utf8JsonWriter"/> writes
-    /// them) straight into the buffer: a year at 1 h is 8,760 points and 236,520 numbers, and the writer's
-    /// per-property work cost as much as reading them. From <see cref="MeasurementStore.ParallelBuckets"/> points the
-    /// later half is written at the same time into a buffer of its own (the same bytes: what <see cref="Utf8Text"/>
-    /// keeps between numbers only saves work).
+    /// them) straight into the body's chunks (<see cref="ChunkedBody"/>), which the answer keeps as they are: a year at
+    /// 1 h is 8,760 points and 236,520 numbers, and the writer's per-property work cost as much as reading them. From
+    /// <see cref="MeasurementStore.ParallelBuckets"/> points the later half is written at the same time into chunks of
+    /// its own (the same bytes: what <see cref="Utf8Text"/> keeps between numbers only saves work).
     /// </summary>
-    public static byte[] Points(string nodeId, HistoryRange range, string bucket, AggregatedHistory history, IReadOnlySet<string>? keep)
+    public static Representation PointsBody(string nodeId, HistoryRange range, string bucket, AggregatedHistory history, IReadOnlySet<string>? keep)
     {
         var buckets = history.Buckets;
         var keys = Rollups.KeyCount;
@@ -47,9 +51,8 @@ public static class HistoryJsonWriter
         for (var k = 0; k < keys; k++) keepKey[k] = keep is null || keep.Contains(Rollups.Keys[k]);
         var keepCount = keep is null || keep.Contains("count");
         var keepStatus = keep is null || keep.Contains("status");
-        var perPoint = 64 + 100 * keepKey.Count(x => x);
-        using var buffer = new PooledBufferWriter(1024 + buckets.Count * perPoint);
-        using (var writer = new Utf8JsonWriter(buffer))
+        var body = new ChunkedBody();
+        using (var writer = new Utf8JsonWriter(body))
         {
             Head(writer, nodeId, range, bucket);
             if (history.RawDeletedBefore is { } before)
@@ -57,35 +60,32 @@ public static class HistoryJsonWriter
             writer.WriteStartArray("points");
             writer.Flush();
         }
-        // The points go straight into the buffer after what the writer wrote, comma-separated, and the writer is not
-        // used again: the array and the object are closed by hand below.
+        // The points go straight into the chunks after what the writer wrote, comma-separated, and the writer is not
+        // used again: the array and the object are closed by the last piece.
         var fields = new Fields(keepKey, keepCount, keepStatus);
         if (buckets.Count < MeasurementStore.ParallelBuckets)
         {
-            WritePoints(buffer, buckets, 0, buckets.Count, fields);
-            return Body(buffer.WrittenSpan, []);
+            WritePoints(body, buckets, 0, buckets.Count, fields);
+            var pieces = body.Finish();
+            pieces.Add(Close);
+            return new Representation(pieces);
         }
         var half = buckets.Count / 2;
-        using var later = new PooledBufferWriter(1024 + (buckets.Count - half) * perPoint);
+        var later = new ChunkedBody();
         MeasurementStore.InParallel(
-            () => WritePoints(buffer, buckets, 0, half, fields),
+            () => WritePoints(body, buckets, 0, half, fields),
             () => WritePoints(later, buckets, half, buckets.Count, fields));
-        return Body(buffer.WrittenSpan, later.WrittenSpan);
+        var all = body.Finish();
+        all.AddRange(later.Finish());
+        all.Add(Close);
+        return new Representation(all);
     }
 
-    /// <summary>The head and points written, then the rest of the points, then the array and object closed.</summary>
-    private static byte[] Body(ReadOnlySpan<byte> head, ReadOnlySpan<byte> rest)
-    {
-        var body = GC.AllocateUninitializedArray<byte>(head.Length + rest.Length + 2);
-        head.CopyTo(body);
-        rest.CopyTo(body.AsSpan(head.Length));
-        "]}"u8.CopyTo(body.AsSpan(head.Length + rest.Length));
-        return body;
-    }
+    private static readonly ReadOnlyMemory<byte> Close = "]}"u8.ToArray();
 
     private sealed record Fields(bool[] Keys, bool Count, bool Status);
 
-    private static void WritePoints(PooledBufferWriter buffer, HistoryBuckets buckets, int from, int to, Fields fields)
+    private static void WritePoints(ChunkedBody buffer, HistoryBuckets buckets, int from, int to, Fields fields)
     {
         var keys = Rollups.KeyCount;
         var text = new Utf8Text(3 * keys);

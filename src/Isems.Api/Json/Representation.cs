@@ -11,27 +11,70 @@ namespace Isems.Api.Json;
 /// compressed the first time a client asks for it and kept with the version (not once per request). A mesh link then
 /// carries a fifth of the bytes, or none when the client already has this version.
 /// </summary>
-public sealed class Representation(byte[] identity)
+public sealed class Representation
 {
     private readonly Lock _gate = new();
+    private readonly byte[]? _whole;
+    private readonly IReadOnlyList<ReadOnlyMemory<byte>> _pieces;
     private byte[]? _brotli, _gzip;
     private string? _tag;
 
-    public byte[] Identity { get; } = identity;
+    public Representation(byte[] identity)
+    {
+        _whole = identity;
+        _pieces = [identity];
+        Length = identity.Length;
+    }
+
+    /// <summary>
+    /// The uncompressed bytes as the pieces they were written in, kept as they are (a year of buckets is 5.4 MiB,
+    /// written in chunks and in two halves at once; joining them was a copy of the whole body per answer).
+    /// </summary>
+    public Representation(IReadOnlyList<ReadOnlyMemory<byte>> pieces)
+    {
+        _pieces = pieces;
+        foreach (var piece in pieces) Length += piece.Length;
+    }
+
+    /// <summary>How many bytes the uncompressed answer has.</summary>
+    public long Length { get; }
+
+    /// <summary>The uncompressed bytes in one array (tests, and callers that need them whole).</summary>
+    public byte[] ToArray()
+    {
+        if (_whole is not null) return _whole;
+        var bytes = GC.AllocateUninitializedArray<byte>(checked((int)Length));
+        var at = 0;
+        foreach (var piece in _pieces)
+        {
+            piece.Span.CopyTo(bytes.AsSpan(at));
+            at += piece.Length;
+        }
+        return bytes;
+    }
 
     /// <summary>
     /// The strong validator of the uncompressed bytes (96 bits of their XXH128 hash); each encoding's tag adds a suffix.
     /// A validator needs no cryptographic hash (no one gains by forging one of their own answers), and SHA-256 of a year
-    /// of buckets (5 MiB) took a tenth of the answer's time; XXH128 takes a hundredth of that.
+    /// of buckets (5 MiB) took a tenth of the answer's time; XXH128 takes a hundredth of that. Hashed piece by piece,
+    /// which gives the hash of the whole.
     /// </summary>
-    public string Tag => _tag ??= "\"" + Convert.ToHexStringLower(XxHash128.Hash(Identity).AsSpan(0, 12)) + "\"";
+    public string Tag => _tag ??= "\"" + Convert.ToHexStringLower(Hash().AsSpan(0, 12)) + "\"";
+
+    private byte[] Hash()
+    {
+        if (_whole is not null) return XxHash128.Hash(_whole);
+        var hash = new XxHash128();
+        foreach (var piece in _pieces) hash.Append(piece.Span);
+        return hash.GetCurrentHash();
+    }
 
     public byte[] Brotli
     {
         get
         {
             lock (_gate)
-                return _brotli ??= Compress(Identity, stream => new BrotliStream(stream, new BrotliCompressionOptions { Quality = 5 }));
+                return _brotli ??= Compress(stream => new BrotliStream(stream, new BrotliCompressionOptions { Quality = 5 }));
         }
     }
 
@@ -40,14 +83,16 @@ public sealed class Representation(byte[] identity)
         get
         {
             lock (_gate)
-                return _gzip ??= Compress(Identity, stream => new GZipStream(stream, CompressionLevel.Optimal));
+                return _gzip ??= Compress(stream => new GZipStream(stream, CompressionLevel.Optimal));
         }
     }
 
-    private static byte[] Compress(byte[] body, Func<Stream, Stream> compressor)
+    private byte[] Compress(Func<Stream, Stream> compressor)
     {
-        using var output = new MemoryStream(body.Length / 4 + 64);
-        using (var stream = compressor(output)) stream.Write(body);
+        using var output = new MemoryStream((int)(Length / 4) + 64);
+        using (var stream = compressor(output))
+            foreach (var piece in _pieces)
+                stream.Write(piece.Span);
         return output.ToArray();
     }
 
@@ -73,9 +118,23 @@ public sealed class Representation(byte[] identity)
         response.Headers.ETag = tag;
         if (Matches(request, Tag))
             return new StatusCodeResult(StatusCodes.Status304NotModified);
-        if (encoding is null) return new FileContentResult(Identity, JsonContentType);
+        if (encoding is null)
+            return _whole is not null ? new FileContentResult(_whole, JsonContentType) : new PiecesResult(_pieces, Length);
         response.Headers.ContentEncoding = encoding;
         return new FileContentResult(encoding == "br" ? Brotli : Gzip, JsonContentType);
+    }
+
+    /// <summary>The uncompressed pieces written one after the other, with their total length (as FileContentResult writes one array).</summary>
+    private sealed class PiecesResult(IReadOnlyList<ReadOnlyMemory<byte>> pieces, long length) : IActionResult
+    {
+        public async Task ExecuteResultAsync(ActionContext context)
+        {
+            var response = context.HttpContext.Response;
+            response.ContentType = JsonContentType;
+            response.ContentLength = length;
+            var aborted = context.HttpContext.RequestAborted;
+            foreach (var piece in pieces) await response.Body.WriteAsync(piece, aborted);
+        }
     }
 
     /// <summary>Whether If-None-Match names this version in any encoding (weak comparison, as RFC 9110 asks for it).</summary>
