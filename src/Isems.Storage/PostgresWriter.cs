@@ -13,11 +13,16 @@ namespace Isems.Storage;
 /// true: binary <c>COPY</c> into a per-connection staging table, then one insert from it. false: the earlier path,
 /// one statement over <c>unnest</c> of array parameters with <c>ON CONFLICT DO NOTHING</c> (kept to measure against).
 /// </param>
+/// <param name="Direct">
+/// true: a connection whose rows are all newer than its nodes' newest stored rows copies them straight into
+/// <c>measurements</c> (no staging table, no probe per row); false: always through the staging table (kept to measure
+/// against).
+/// </param>
 /// <param name="ShareFromRows">
 /// A batch of fewer rows goes over one connection: a second transaction (its round trips and commit) is worth it only
 /// for thousands of rows, and one connection keeps a small batch's rows together in the table's pages.
 /// </param>
-internal sealed record PostgresWriteOptions(int Connections = 2, bool Copy = true, int ShareFromRows = 5_000)
+internal sealed record PostgresWriteOptions(int Connections = 2, bool Copy = true, int ShareFromRows = 5_000, bool Direct = true)
 {
     public static readonly PostgresWriteOptions Default = new();
 
@@ -114,6 +119,32 @@ internal sealed class PostgresWriter : IDisposable
     private static readonly string StagedInsertOrIgnoreSql =
         StagedInsertSql.Replace("RETURNING", "ON CONFLICT (node_id, timestamp) DO NOTHING\nRETURNING", StringComparison.Ordinal);
 
+    /// <summary>
+    /// Straight into the table: for a connection's rows that are all newer than their nodes' newest stored rows, so none
+    /// can be stored yet unless another writer is storing it right now, and then the unique index refuses the COPY.
+    /// </summary>
+    private static readonly string DirectCopySql = $"COPY {Schema.Table} ({Schema.Columns}) FROM STDIN (FORMAT BINARY)";
+
+    /// <summary>Each node's newest stored timestamp (NULL: none), one seek down the unique index per node.</summary>
+    private static readonly string NewestStoredSql = $"""
+        SELECT n.node_id, (SELECT MAX(m.timestamp) FROM {Schema.Table} m WHERE m.node_id = n.node_id)
+        FROM unnest(@nodes) AS n (node_id)
+        """;
+
+    /// <summary>
+    /// Adds a batch's hourly and daily aggregates, computed here from the rows it inserted, to the stored rollups: a few
+    /// rows per node and hour rather than the server grouping every inserted row (sent in key order, for the locks).
+    /// </summary>
+    private static readonly string RollupDeltaSql = BuildRollupDeltaSql();
+
+    private static string BuildRollupDeltaSql()
+    {
+        var names = Rollups.ParameterNames().ToArray();
+        var upsert = Rollups.UpsertSql(DatabaseKind.PostgreSql, n => "@" + n);
+        return $"INSERT INTO {Rollups.Table} ({string.Join(", ", names)}) SELECT * FROM unnest({string.Join(", ", names.Select(n => "@" + n))}) " +
+               upsert[upsert.IndexOf("ON CONFLICT", StringComparison.Ordinal)..];
+    }
+
     private static readonly string NewestSql = $"""
         SELECT {Schema.SelectColumns} FROM {Schema.Table}
         WHERE (node_id, timestamp) IN (SELECT * FROM unnest(@want_node, @want_timestamp))
@@ -123,8 +154,7 @@ internal sealed class PostgresWriter : IDisposable
 
     private readonly string _connectionString;
     private readonly string _insertSql;
-    private readonly string _stagedInsertSql;
-    private readonly string _stagedInsertOrIgnoreSql;
+    private readonly bool _maintainRollups;
     private readonly PostgresWriteOptions _options;
     private readonly Lane[] _lanes;
 
@@ -134,15 +164,14 @@ internal sealed class PostgresWriter : IDisposable
         _options = options ?? PostgresWriteOptions.Default;
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.Connections, 1);
         _insertSql = maintainRollups ? WithRollups(PlainInsertSql) : PlainInsertSql;
-        _stagedInsertSql = maintainRollups ? WithRollups(StagedInsertSql) : StagedInsertSql;
-        _stagedInsertOrIgnoreSql = maintainRollups ? WithRollups(StagedInsertOrIgnoreSql) : StagedInsertOrIgnoreSql;
+        _maintainRollups = maintainRollups;
         _lanes = Enumerable.Range(0, _options.Connections).Select(_ => new Lane()).ToArray();
     }
 
     /// <summary>
-    /// The insert, and the hourly and daily rollups of the rows it inserted (and only those) added to the stored ones, in
-    /// one statement (and so one transaction): a data-modifying CTE hands the inserted rows to the rollup upsert, which
-    /// runs in key order after the insert.
+    /// The earlier path's insert, and the hourly and daily rollups of the rows it inserted (and only those) added to the
+    /// stored ones, in one statement (and so one transaction): a data-modifying CTE hands the inserted rows to the rollup
+    /// upsert, which runs in key order after the insert.
     /// </summary>
     private static string WithRollups(string insertSql)
     {
@@ -363,6 +392,8 @@ internal sealed class PostgresWriter : IDisposable
 
     private async Task RunLaneAsync(Lane lane, LaneWork work, Measurement[] flat, CancellationToken ct)
     {
+        // After a refused insert (another writer stored some of these rows meanwhile), through the staging table,
+        // skipping what is there; the direct COPY is only for a first attempt.
         var ignoreConflicts = false;
         for (var attempt = 1; ; attempt++)
         {
@@ -417,9 +448,10 @@ internal sealed class PostgresWriter : IDisposable
         }
         var conn = lane.Connection;
         await using var transaction = await conn.BeginTransactionAsync(ct);
+        var direct = work.Rows.Count > 0 && _options.Direct && !ignoreConflicts && await AllNewerThanStoredAsync(conn, transaction, work, flat, ct);
         if (work.Rows.Count > 0)
         {
-            await using var importer = await conn.BeginBinaryImportAsync(CopySql, ct);
+            await using var importer = await conn.BeginBinaryImportAsync(direct ? DirectCopySql : CopySql, ct);
             // The synchronous writes fill Npgsql's buffer and send it when full (to the server's socket, which takes it
             // at once); the async ones cost a state machine per field, 70 million of them in a first poll cycle.
             foreach (var row in work.Rows)
@@ -450,9 +482,20 @@ internal sealed class PostgresWriter : IDisposable
             await importer.CompleteAsync(ct);
         }
 
+        if (work.Rows.Count > 0 && !direct)
+        {
+            // The staged rows not stored yet go in; the keys come back, for the counts and the rollups.
+            await using var insert = new NpgsqlCommand(ignoreConflicts ? StagedInsertOrIgnoreSql : StagedInsertSql, conn, transaction);
+            await using var inserted = await insert.ExecuteReaderAsync(ct);
+            while (await inserted.ReadAsync(ct))
+                work.Inserted.Add((inserted.GetString(0), inserted.GetInt64(1)));
+        }
+        else
+            foreach (var row in work.Rows)
+                work.Inserted.Add((flat[row].NodeId, flat[row].Timestamp)); // COPY stores every row or fails whole
+
         await using var batch = new NpgsqlBatch(conn, transaction);
-        if (work.Rows.Count > 0)
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(ignoreConflicts ? _stagedInsertOrIgnoreSql : _stagedInsertSql));
+        if (_maintainRollups && work.Inserted.Count > 0) batch.BatchCommands.Add(RollupDelta(work, flat));
         var read = new NpgsqlBatchCommand(NewestSql);
         read.Parameters.Add(new NpgsqlParameter<string[]>("want_node", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = work.WantNode.ToArray() });
         read.Parameters.Add(new NpgsqlParameter<long[]>("want_timestamp", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = work.WantTimestamp.ToArray() });
@@ -461,12 +504,7 @@ internal sealed class PostgresWriter : IDisposable
 
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
-            if (work.Rows.Count > 0)
-            {
-                while (await reader.ReadAsync(ct))
-                    work.Inserted.Add((reader.GetString(0), reader.GetInt64(1)));
-                await reader.NextResultAsync(ct);
-            }
+            // The rollup upsert returns no rows: Npgsql's reader passes over it to the first statement that does.
             while (await reader.ReadAsync(ct))
             {
                 var row = Schema.ReadStored(reader);
@@ -477,6 +515,68 @@ internal sealed class PostgresWriter : IDisposable
             }
         }
         await transaction.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Whether every row of this connection's share is newer than its node's newest stored row: then none of them can
+    /// be stored already, and the rows need no probe each. A row another writer inserts after this look makes the COPY
+    /// fail on the unique index, and the share is written again through the staging table.
+    /// </summary>
+    private static async Task<bool> AllNewerThanStoredAsync(NpgsqlConnection conn, NpgsqlTransaction transaction, LaneWork work,
+        Measurement[] flat, CancellationToken ct)
+    {
+        // The rows are in key order: a node's first row is its oldest.
+        var oldest = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var row in work.Rows) oldest.TryAdd(flat[row].NodeId, flat[row].Timestamp);
+        await using var probe = new NpgsqlCommand(NewestStoredSql, conn, transaction);
+        probe.Parameters.Add(new NpgsqlParameter<string[]>("nodes", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = oldest.Keys.ToArray() });
+        await using var reader = await probe.ExecuteReaderAsync(ct);
+        var allNewer = true;
+        while (await reader.ReadAsync(ct))
+            if (!reader.IsDBNull(1) && oldest[reader.GetString(0)] <= reader.GetInt64(1))
+                allNewer = false;
+        return allNewer;
+    }
+
+    /// <summary>The hourly and daily aggregates of the rows this connection inserted, as one upsert in key order.</summary>
+    private static NpgsqlBatchCommand RollupDelta(LaneWork work, Measurement[] flat)
+    {
+        var accumulator = new RollupAccumulator();
+        foreach (var row in work.Rows)
+        {
+            var m = flat[row];
+            if (work.Inserted.Contains((m.NodeId, m.Timestamp))) accumulator.Add(m);
+        }
+        var deltas = accumulator.Drain().ToArray();
+        var keys = Rollups.KeyCount;
+        var node = new string[deltas.Length];
+        var period = new int[deltas.Length];
+        var start = new long[deltas.Length];
+        var count = new long[deltas.Length];
+        var status = new int[deltas.Length];
+        var aggregates = new double[3 * keys][];
+        for (var a = 0; a < aggregates.Length; a++) aggregates[a] = new double[deltas.Length];
+        for (var i = 0; i < deltas.Length; i++)
+        {
+            var (key, aggregate) = deltas[i];
+            (node[i], period[i], start[i], count[i], status[i]) = (key.Node, key.Period, key.Start, aggregate.Count, aggregate.Status);
+            for (var k = 0; k < keys; k++)
+            {
+                aggregates[3 * k][i] = aggregate.Sum[k];
+                aggregates[3 * k + 1][i] = aggregate.Min[k];
+                aggregates[3 * k + 2][i] = aggregate.Max[k];
+            }
+        }
+        var command = new NpgsqlBatchCommand(RollupDeltaSql);
+        var names = Rollups.ParameterNames().ToArray();
+        command.Parameters.Add(new NpgsqlParameter<string[]>(names[0], NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = node });
+        command.Parameters.Add(new NpgsqlParameter<int[]>(names[1], NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = period });
+        command.Parameters.Add(new NpgsqlParameter<long[]>(names[2], NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = start });
+        command.Parameters.Add(new NpgsqlParameter<long[]>(names[3], NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = count });
+        command.Parameters.Add(new NpgsqlParameter<int[]>(names[4], NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = status });
+        for (var a = 0; a < aggregates.Length; a++)
+            command.Parameters.Add(new NpgsqlParameter<double[]>(names[5 + a], NpgsqlDbType.Array | NpgsqlDbType.Double) { TypedValue = aggregates[a] });
+        return command;
     }
 
     /// <summary>The bookmarks in the same transaction as the lines they lead past.</summary>
