@@ -93,6 +93,43 @@ public sealed class NodeDecisionTests
 
         Assert.Equal((NodeState.Up, 1L, 4_000L, 17L, 5L), (moved.State, moved.Polls, moved.BytesFetched, moved.LinesStored, moved.LinesPushed));
     }
+    [Fact]
+    public void A_node_telling_its_id_holds_its_polls_until_the_registry_answers_or_the_first_retry_and_then_never_again()
+    {
+        var identity = new NodeIdentity();
+
+        var first = identity.Told(reached: true, out var pollNow);
+        Assert.False(pollNow);
+        Assert.False(identity.MayPoll()); // held: the registry may move the node any moment
+        Assert.False(identity.MayPoll());
+        Assert.True(identity.Release()); // the registry kept it here: the held poll (one, not two) starts now
+        Assert.False(identity.Release());
+        Assert.True(identity.MayPoll());
+
+        // Told again (the registry did not answer): polls no longer wait, and the retries back off to their ceiling.
+        var retries = Enumerable.Range(0, 8).Select(i => identity.Told(reached: true, out _)).ToList();
+        Assert.True(identity.MayPoll());
+        Assert.Equal(NodeIdentity.RetryMin, first);
+        Assert.True(retries[0] > first && retries[1] > retries[0], string.Join(", ", retries));
+        Assert.All(retries, delay => Assert.InRange(delay, NodeIdentity.RetryMin, NodeIdentity.RetryMax));
+        Assert.Equal(NodeIdentity.RetryMax, retries[^1]);
+    }
+
+    [Fact]
+    public void A_node_whose_id_reached_no_registry_polls_on_and_a_hold_from_its_bookmark_waits_for_the_telling()
+    {
+        var unheard = new NodeIdentity();
+        unheard.Told(reached: false, out var pollNow);
+        Assert.False(pollNow);
+        Assert.True(unheard.MayPoll()); // no registry to answer: never held
+
+        var fromBookmark = new NodeIdentity();
+        fromBookmark.Hold(); // the start knows the id from the bookmark: its first poll waits for the move
+        Assert.False(fromBookmark.MayPoll());
+        fromBookmark.Told(reached: false, out pollNow);
+        Assert.True(pollNow); // the telling went nowhere: the held poll goes on at once
+        Assert.True(fromBookmark.MayPoll());
+    }
 }
 
 /// <summary>A node's deadlines on its one timer: what is armed when, and what is due when it goes off.</summary>

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
 using Akka.Hosting;
-using Akka.Persistence.Sql.Hosting;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2.Internals;
 using Isems.Actors.Alerts;
@@ -11,7 +10,6 @@ using Isems.Actors.Polling;
 using Isems.Actors.Registry;
 using Isems.Actors.Writing;
 using Isems.Storage;
-using LinqToDB;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Xunit.Abstractions;
@@ -74,10 +72,7 @@ public sealed class TestCollector : IAsyncDisposable
                     .WithAlerts(store, metrics);
                 if (mqtt is not null) akka.WithMqttBridge(mqtt);
                 if (configured is null) return;
-                var journal = store.Target.RegistryJournal();
-                akka.WithSqlPersistence(journal.ConnectionString, ProviderName.SQLiteMS, autoInitialize: true)
-                    .WithCustomSerializer("node-registry", [typeof(IRegistryEvent), typeof(RegistrySnapshot)], system => new RegistrySerializer(system))
-                    .WithNodeRegistry(configured, startup: startup);
+                akka.WithRegistryJournal(store.Target).WithNodeRegistry(configured, startup: startup);
             }))
             .Build();
         using (var timeout = new CancellationTokenSource(StartTimeout))

@@ -24,7 +24,6 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private sealed record Fetched(FetchResult Result);
 
     private const string IdentifyTimer = "identify";
-    private static readonly TimeSpan IdentifyRetryMin = TimeSpan.FromSeconds(5), IdentifyRetryMax = TimeSpan.FromMinutes(2);
     private sealed record IdentifyAgain;
 
     // Collaborators, shared or given
@@ -124,7 +123,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
                 var logged = _log.LoggedId(start.LogUrl);
                 var identifies = IdentifiesFromBookmark(logged);
                 // A node about to be moved by its bookmark's id polls under that id, not here first.
-                if (identifies) _holdPolls = true;
+                if (identifies) Identity.Hold();
                 OnStartPolling(start);
                 PublishStatus();
                 if (identifies)
@@ -355,31 +354,23 @@ public sealed class NodeActor : UntypedActor, IWithTimers
     private bool IdentifiesFromBookmark(string? logged) => _nodeId is null && logged is not null && logged != _key;
 
     /// <summary>
-    /// Tells the registry the node's id. Told again, with backoff, until the registry moves the node (this actor
-    /// stops) or answers that it stays under its address: an identification lost while the registry was away (its
-    /// journal's database down, the registry restarting) would otherwise leave the node under its address until the
-    /// next restart.
-    /// Until the registry answers or the first retry, polls wait: a poll under way here as the node moves would
-    /// store lines whose alerts and newest row the actor under the id never sees. Waiting askers go with the node.
+    /// Tells the registry the node's id, and again with backoff until it moves the node (this actor stops) or answers
+    /// that it stays; polls wait meanwhile as <see cref="NodeIdentity"/> decides. Waiting askers go with the node.
     /// </summary>
     private void Identify()
     {
         var told = _events.Identified(new IdentifyNode(_key, _nodeId!, Snapshot()), Self);
-        if (told && _identifyAttempts == 0) _holdPolls = true;
-        else ReleasePolls();
-        Timers.StartSingleTimer(IdentifyTimer, new IdentifyAgain(), Backoff.Exponential(IdentifyRetryMin, IdentifyRetryMax, _identifyAttempts++));
+        var again = Identity.Told(told, out var pollNow);
+        if (pollNow && !_cycle.Fetching) StartAttempt();
+        Timers.StartSingleTimer(IdentifyTimer, new IdentifyAgain(), again);
     }
 
-    private int _identifyAttempts;
-    private bool _holdPolls; // while the registry is told the node's id, before it moves the node
-    private bool _pollHeld; // a poll that came due (or was asked for) meanwhile
+    private NodeIdentity? _identity; // made when the node learns its id: most nodes never do
+    private NodeIdentity Identity => _identity ??= new();
 
     private void ReleasePolls()
     {
-        _holdPolls = false;
-        if (!_pollHeld) return;
-        _pollHeld = false;
-        if (!_cycle.Fetching) StartAttempt();
+        if (_identity?.Release() == true && !_cycle.Fetching) StartAttempt();
     }
 
     private NodeSnapshot Snapshot() => new(Status(), _log.Bookmark(_nodeId), _watch.Carry());
@@ -491,11 +482,7 @@ public sealed class NodeActor : UntypedActor, IWithTimers
 
     private void StartAttempt()
     {
-        if (_holdPolls)
-        {
-            _pollHeld = true;
-            return;
-        }
+        if (_identity?.MayPoll() == false) return;
         Disarm();
         _deadlines.Hold();
         _cycle.Began();

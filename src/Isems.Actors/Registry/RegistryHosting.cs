@@ -2,6 +2,8 @@ using Akka.Actor;
 using Akka.Hosting;
 using Akka.Event;
 using Akka.Pattern;
+using Akka.Persistence.Sql.Hosting;
+using LinqToDB;
 using Isems.Actors.Nodes;
 using Isems.Storage;
 
@@ -16,6 +18,23 @@ public static class RegistryHosting
 {
     private static readonly TimeSpan RegistryStartTimeout = TimeSpan.FromMinutes(5); // the last resort: a failed journal is told at once
     private static readonly TimeSpan NodesStartTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The journal the registry's events live in (and, in a cluster, the shards' remembered entities): Akka.Persistence.Sql
+    /// on <paramref name="database"/>'s registry journal (a SQLite file beside the measurements, or the same PostgreSQL
+    /// database), with the registry's own serializer. One place, so the collector and its tests keep it alike.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithRegistryJournal(this AkkaConfigurationBuilder builder, DatabaseTarget database)
+    {
+        var journal = database.RegistryJournal();
+        return builder
+            .WithSqlPersistence(
+                journal.ConnectionString,
+                journal.Kind == DatabaseKind.Sqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL,
+                autoInitialize: true)
+            .WithCustomSerializer("node-registry", [typeof(IRegistryEvent), typeof(RegistrySnapshot)],
+                system => new RegistrySerializer(system));
+    }
 
     /// <summary>
     /// The registry recovers the nodes operators configured, merges <paramref name="configured"/> (ISEMS_ROUTER_IPS)

@@ -5,7 +5,6 @@ using Akka.Configuration;
 using Akka.Event;
 using Akka.Hosting;
 using Akka.Pattern;
-using Akka.Persistence.Sql.Hosting;
 using Isems.Actors.Mqtt;
 using Isems.Actors.Nodes;
 using Isems.Actors.Polling;
@@ -19,7 +18,6 @@ using Isems.Actors;
 using System.Diagnostics.Metrics;
 using Isems.Server.Configuration;
 using Isems.Storage;
-using LinqToDB;
 using Microsoft.Extensions.Options;
 
 namespace Isems.Server.Hosting;
@@ -70,14 +68,8 @@ public static class CollectorServices
             // pipeline; update-data has none).
             sp.GetService<OpenTelemetry.Metrics.MeterProvider>();
             var metrics = sp.GetRequiredService<CollectorMetrics>();
-            var journal = store.Target.RegistryJournal();
             akka.AddHocon(LoadHocon(options), HoconAddMode.Prepend)
-                .WithSqlPersistence(
-                    journal.ConnectionString,
-                    journal.Kind == DatabaseKind.Sqlite ? ProviderName.SQLiteMS : ProviderName.PostgreSQL,
-                    autoInitialize: true)
-                .WithCustomSerializer("node-registry", [typeof(IRegistryEvent), typeof(RegistrySnapshot)],
-                    system => new RegistrySerializer(system))
+                .WithRegistryJournal(store.Target)
                 .WithActorSystemLivenessCheck()
                 .AddSetup(new LogBridgeSetup(sp.GetRequiredService<ILoggerFactory>()))
                 .ConfigureLoggers(loggers =>
