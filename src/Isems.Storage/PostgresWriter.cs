@@ -13,11 +13,16 @@ namespace Isems.Storage;
 /// true: binary <c>COPY</c> into a per-connection staging table, then one insert from it. false: the earlier path,
 /// one statement over <c>unnest</c> of array parameters with <c>ON CONFLICT DO NOTHING</c> (kept to measure against).
 /// </param>
+/// <param name="Direct">
+/// true: a connection whose rows are all newer than its nodes' newest stored rows copies them straight into
+/// <c>measurements</c> (no staging table, no probe per row); false: always through the staging table (kept to measure
+/// against).
+/// </param>
 /// <param name="ShareFromRows">
 /// A batch of fewer rows goes over one connection: a second transaction (its round trips and commit) is worth it only
 /// for thousands of rows, and one connection keeps a small batch's rows together in the table's pages.
 /// </param>
-internal sealed record PostgresWriteOptions(int Connections = 2, bool Copy = true, int ShareFromRows = 5_000)
+internal sealed record PostgresWriteOptions(int Connections = 2, bool Copy = true, int ShareFromRows = 5_000, bool Direct = true)
 {
     public static readonly PostgresWriteOptions Default = new();
 
@@ -32,16 +37,27 @@ internal sealed record PostgresWriteOptions(int Connections = 2, bool Copy = tru
 /// cannot deadlock each other.
 /// <para>
 /// The default path: a batch's nodes are shared among the writer connections (every line of a node, and its bookmark,
-/// on one of them), and each connection, in one transaction of its own, copies its rows into its <c>TEMP</c> staging
-/// table (binary <c>COPY</c>, <c>ON COMMIT DELETE ROWS</c>), inserts those not yet stored into <c>measurements</c> and
-/// hands the rows it inserted to the rollup upsert in the same statement, reads each node's newest row back and saves
-/// the bookmarks. The batch is answered once every connection has committed.
+/// on one of them), and each connection, in one transaction of its own:
+/// <list type="bullet">
+/// <item>looks up its nodes' newest stored timestamps (one index seek per node). When every row is newer than its
+/// node's newest stored row (a first cycle, a log read on from its bookmark), none can be stored yet: the rows are
+/// copied straight into <c>measurements</c> (binary <c>COPY</c>), with no staging table and no probe per row;</item>
+/// <item>otherwise copies them into its <c>TEMP</c> staging table (<c>ON COMMIT DELETE ROWS</c>) and inserts those not
+/// yet stored, getting their keys back;</item>
+/// <item>adds the hourly and daily aggregates of exactly the rows it inserted, computed here, to the rollups (one
+/// upsert in key order: a few rows per node and hour, where grouping every inserted row on the server cost it more
+/// than the insert);</item>
+/// <item>reads each node's newest row back and saves the bookmarks.</item>
+/// </list>
+/// The batch is answered once every connection has committed.
 /// </para>
 /// <para>
-/// The insert skips stored rows with <c>NOT EXISTS</c> rather than <c>ON CONFLICT DO NOTHING</c>: the latter's
+/// The staged insert skips stored rows with <c>NOT EXISTS</c> rather than <c>ON CONFLICT DO NOTHING</c>: the latter's
 /// speculative insertion cost the server more than the insert itself (35 s of CPU against 14 s for 3.66 M rows). When
-/// another writer inserts one of the same rows at the same moment, the unique index refuses the plain insert; then the
-/// transaction is run again with <c>ON CONFLICT DO NOTHING</c>, which waits for the other writer and skips its rows.
+/// another writer inserts one of the same rows at the same moment, the unique index refuses the direct COPY or the
+/// plain insert (after waiting for that writer's commit); then the transaction is run again through the staging table
+/// with <c>ON CONFLICT DO NOTHING</c>, which waits for the other writer and skips its rows. Either way a row is stored,
+/// counted and added to the rollups once.
 /// </para>
 /// </summary>
 internal sealed class PostgresWriter : IDisposable
@@ -114,6 +130,32 @@ internal sealed class PostgresWriter : IDisposable
     private static readonly string StagedInsertOrIgnoreSql =
         StagedInsertSql.Replace("RETURNING", "ON CONFLICT (node_id, timestamp) DO NOTHING\nRETURNING", StringComparison.Ordinal);
 
+    /// <summary>
+    /// Straight into the table: for a connection's rows that are all newer than their nodes' newest stored rows, so none
+    /// can be stored yet unless another writer is storing it right now, and then the unique index refuses the COPY.
+    /// </summary>
+    private static readonly string DirectCopySql = $"COPY {Schema.Table} ({Schema.Columns}) FROM STDIN (FORMAT BINARY)";
+
+    /// <summary>Each node's newest stored timestamp (NULL: none), one seek down the unique index per node.</summary>
+    private static readonly string NewestStoredSql = $"""
+        SELECT n.node_id, (SELECT MAX(m.timestamp) FROM {Schema.Table} m WHERE m.node_id = n.node_id)
+        FROM unnest(@nodes) AS n (node_id)
+        """;
+
+    /// <summary>
+    /// Adds a batch's hourly and daily aggregates, computed here from the rows it inserted, to the stored rollups: a few
+    /// rows per node and hour rather than the server grouping every inserted row (sent in key order, for the locks).
+    /// </summary>
+    private static readonly string RollupDeltaSql = BuildRollupDeltaSql();
+
+    private static string BuildRollupDeltaSql()
+    {
+        var names = Rollups.ParameterNames().ToArray();
+        var upsert = Rollups.UpsertSql(DatabaseKind.PostgreSql, n => "@" + n);
+        return $"INSERT INTO {Rollups.Table} ({string.Join(", ", names)}) SELECT * FROM unnest({string.Join(", ", names.Select(n => "@" + n))}) " +
+               upsert[upsert.IndexOf("ON CONFLICT", StringComparison.Ordinal)..];
+    }
+
     private static readonly string NewestSql = $"""
         SELECT {Schema.SelectColumns} FROM {Schema.Table}
         WHERE (node_id, timestamp) IN (SELECT * FROM unnest(@want_node, @want_timestamp))
@@ -123,8 +165,7 @@ internal sealed class PostgresWriter : IDisposable
 
     private readonly string _connectionString;
     private readonly string _insertSql;
-    private readonly string _stagedInsertSql;
-    private readonly string _stagedInsertOrIgnoreSql;
+    private readonly bool _maintainRollups;
     private readonly PostgresWriteOptions _options;
     private readonly Lane[] _lanes;
 
@@ -134,15 +175,14 @@ internal sealed class PostgresWriter : IDisposable
         _options = options ?? PostgresWriteOptions.Default;
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.Connections, 1);
         _insertSql = maintainRollups ? WithRollups(PlainInsertSql) : PlainInsertSql;
-        _stagedInsertSql = maintainRollups ? WithRollups(StagedInsertSql) : StagedInsertSql;
-        _stagedInsertOrIgnoreSql = maintainRollups ? WithRollups(StagedInsertOrIgnoreSql) : StagedInsertOrIgnoreSql;
+        _maintainRollups = maintainRollups;
         _lanes = Enumerable.Range(0, _options.Connections).Select(_ => new Lane()).ToArray();
     }
 
     /// <summary>
-    /// The insert, and the hourly and daily rollups of the rows it inserted (and only those) added to the stored ones, in
-    /// one statement (and so one transaction): a data-modifying CTE hands the inserted rows to the rollup upsert, which
-    /// runs in key order after the insert.
+    /// The earlier path's insert, and the hourly and daily rollups of the rows it inserted (and only those) added to the
+    /// stored ones, in one statement (and so one transaction): a data-modifying CTE hands the inserted rows to the rollup
+    /// upsert, which runs in key order after the insert.
     /// </summary>
     private static string WithRollups(string insertSql)
     {
@@ -195,11 +235,7 @@ internal sealed class PostgresWriter : IDisposable
         var order = new int[unique];
         for (int i = 0, u = 0; i < total; i++)
             if (first[i]) order[u++] = i;
-        Array.Sort(order, (a, b) =>
-        {
-            var c = string.CompareOrdinal(flat[a].NodeId, flat[b].NodeId);
-            return c != 0 ? c : flat[a].Timestamp.CompareTo(flat[b].Timestamp);
-        });
+        SortByKey(order, flat);
 
         // Each group's newest line per node, to be read back with its id.
         var newest = new NewestPerNode();
@@ -224,7 +260,7 @@ internal sealed class PostgresWriter : IDisposable
             newestRows[g] = rows;
         }
 
-        var inserted = new HashSet<(string, long)>(unique);
+        var inserted = new bool[total]; // by row of flat
         var now = new Dictionary<(string, long), StoredMeasurement>(wantNode.Count);
         if (_options.Copy)
             await WriteStagedAsync(groups, order, flat, wantNode, wantTimestamp, bookmarks, inserted, now, ct);
@@ -233,7 +269,9 @@ internal sealed class PostgresWriter : IDisposable
             {
                 try
                 {
-                    await ExecuteUnnestAsync(order, flat, wantNode.ToArray(), wantTimestamp.ToArray(), bookmarks, inserted, now, ct);
+                    var keys = new HashSet<(string, long)>(unique);
+                    await ExecuteUnnestAsync(order, flat, wantNode.ToArray(), wantTimestamp.ToArray(), bookmarks, keys, now, ct);
+                    foreach (var row in order) inserted[row] = keys.Contains((flat[row].NodeId, flat[row].Timestamp));
                     break;
                 }
                 catch (Exception e) when (attempt == 1 && PostgresConnections.IsBroken(e))
@@ -241,7 +279,6 @@ internal sealed class PostgresWriter : IDisposable
                     // A pooled connection the server dropped (it restarted): once more on a fresh one. The insert is
                     // idempotent, so even a first attempt that did commit only makes its lines count as duplicates.
                     PostgresConnections.ClearPool(_connectionString);
-                    inserted.Clear();
                     now.Clear();
                 }
             }
@@ -252,7 +289,7 @@ internal sealed class PostgresWriter : IDisposable
             var lines = groups[g];
             var stored = 0;
             for (var i = 0; i < lines.Count; i++, k++)
-                if (first[k] && inserted.Contains((lines[i].NodeId, lines[i].Timestamp)))
+                if (first[k] && inserted[k])
                     stored++;
             var rows = newestRows[g];
             var result = new StoredMeasurement[rows.Length];
@@ -270,13 +307,34 @@ internal sealed class PostgresWriter : IDisposable
     }
 
     /// <summary>
+    /// Sorts rows by (node, timestamp), the nodes ordinal. The nodes are ranked once, and the rows sorted by (rank,
+    /// timestamp): a batch holds a few nodes' whole logs, and comparing node ids for every pair of rows cost more.
+    /// </summary>
+    private static void SortByKey(int[] order, Measurement[] flat)
+    {
+        var rank = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var row in order) rank.TryAdd(flat[row].NodeId, 0);
+        var names = rank.Keys.ToArray();
+        Array.Sort(names, StringComparer.Ordinal);
+        for (var i = 0; i < names.Length; i++) rank[names[i]] = i;
+        var keys = new (int Rank, long Timestamp)[order.Length];
+        var sorted = true;
+        for (var i = 0; i < order.Length; i++)
+        {
+            keys[i] = (rank[flat[order[i]].NodeId], flat[order[i]].Timestamp);
+            if (i > 0 && keys[i].CompareTo(keys[i - 1]) < 0) sorted = false;
+        }
+        if (!sorted) Array.Sort(keys, order);
+    }
+
+    /// <summary>
     /// Shares the batch's nodes among the connections, runs their transactions at once, and collects what each inserted
     /// and read back. A bookmark must commit with its log's lines: it goes with the node its lines carry, which is safe
     /// when every group holds one node's lines (a poll's log); a batch where that is not so goes whole to one connection.
     /// </summary>
     private async Task WriteStagedAsync(IReadOnlyList<IReadOnlyList<Measurement>> groups, int[] order, Measurement[] flat,
         List<string> wantNode, List<long> wantTimestamp, IReadOnlyList<LogBookmark> bookmarks,
-        HashSet<(string, long)> inserted, Dictionary<(string, long), StoredMeasurement> now, CancellationToken ct)
+        bool[] inserted, Dictionary<(string, long), StoredMeasurement> now, CancellationToken ct)
     {
         var laneOfNode = AssignLanes(groups, order, flat, bookmarks);
         var work = new LaneWork[_lanes.Length];
@@ -297,7 +355,8 @@ internal sealed class PostgresWriter : IDisposable
             await Task.WhenAll(busy.Select(lane => Task.Run(() => RunLaneAsync(_lanes[lane], work[lane], flat, ct), ct)));
         foreach (var w in work)
         {
-            inserted.UnionWith(w.Inserted);
+            for (var position = 0; position < w.Rows.Count; position++)
+                if (w.Inserted[position]) inserted[w.Rows[position]] = true;
             foreach (var (key, row) in w.Now) now[key] = row;
         }
     }
@@ -343,7 +402,9 @@ internal sealed class PostgresWriter : IDisposable
         public readonly List<string> WantNode = [];
         public readonly List<long> WantTimestamp = [];
         public readonly List<LogBookmark> Bookmarks = [];
-        public readonly HashSet<(string, long)> Inserted = [];
+        /// <summary>By position in <see cref="Rows"/>: whether this connection's transaction inserted the row.</summary>
+        public bool[] Inserted = [];
+        public int InsertedCount;
         public readonly Dictionary<(string, long), StoredMeasurement> Now = [];
 
         public bool IsEmpty => Rows.Count == 0 && WantNode.Count == 0 && Bookmarks.Count == 0;
@@ -363,6 +424,8 @@ internal sealed class PostgresWriter : IDisposable
 
     private async Task RunLaneAsync(Lane lane, LaneWork work, Measurement[] flat, CancellationToken ct)
     {
+        // After a refused insert (another writer stored some of these rows meanwhile), through the staging table,
+        // skipping what is there; the direct COPY is only for a first attempt.
         var ignoreConflicts = false;
         for (var attempt = 1; ; attempt++)
         {
@@ -392,7 +455,6 @@ internal sealed class PostgresWriter : IDisposable
             {
                 if (lane.Connection is { State: not System.Data.ConnectionState.Open }) lane.Drop();
             }
-            work.Inserted.Clear();
             work.Now.Clear();
         }
     }
@@ -417,9 +479,12 @@ internal sealed class PostgresWriter : IDisposable
         }
         var conn = lane.Connection;
         await using var transaction = await conn.BeginTransactionAsync(ct);
+        work.Inserted = new bool[work.Rows.Count];
+        work.InsertedCount = 0;
+        var direct = work.Rows.Count > 0 && _options.Direct && !ignoreConflicts && await AllNewerThanStoredAsync(conn, transaction, work, flat, ct);
         if (work.Rows.Count > 0)
         {
-            await using var importer = await conn.BeginBinaryImportAsync(CopySql, ct);
+            await using var importer = await conn.BeginBinaryImportAsync(direct ? DirectCopySql : CopySql, ct);
             // The synchronous writes fill Npgsql's buffer and send it when full (to the server's socket, which takes it
             // at once); the async ones cost a state machine per field, 70 million of them in a first poll cycle.
             foreach (var row in work.Rows)
@@ -450,9 +515,27 @@ internal sealed class PostgresWriter : IDisposable
             await importer.CompleteAsync(ct);
         }
 
+        if (work.Rows.Count > 0 && !direct)
+        {
+            // The staged rows not stored yet go in; the keys come back, for the counts and the rollups.
+            await using var insert = new NpgsqlCommand(ignoreConflicts ? StagedInsertOrIgnoreSql : StagedInsertSql, conn, transaction);
+            var position = new Dictionary<(string, long), int>(work.Rows.Count);
+            for (var p = 0; p < work.Rows.Count; p++) position[(flat[work.Rows[p]].NodeId, flat[work.Rows[p]].Timestamp)] = p;
+            await using var inserted = await insert.ExecuteReaderAsync(ct);
+            while (await inserted.ReadAsync(ct))
+            {
+                work.Inserted[position[(inserted.GetString(0), inserted.GetInt64(1))]] = true;
+                work.InsertedCount++;
+            }
+        }
+        else
+        {
+            Array.Fill(work.Inserted, true); // COPY stores every row or fails whole
+            work.InsertedCount = work.Rows.Count;
+        }
+
         await using var batch = new NpgsqlBatch(conn, transaction);
-        if (work.Rows.Count > 0)
-            batch.BatchCommands.Add(new NpgsqlBatchCommand(ignoreConflicts ? _stagedInsertOrIgnoreSql : _stagedInsertSql));
+        if (_maintainRollups && work.InsertedCount > 0) batch.BatchCommands.Add(RollupDelta(work, flat));
         var read = new NpgsqlBatchCommand(NewestSql);
         read.Parameters.Add(new NpgsqlParameter<string[]>("want_node", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = work.WantNode.ToArray() });
         read.Parameters.Add(new NpgsqlParameter<long[]>("want_timestamp", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = work.WantTimestamp.ToArray() });
@@ -461,12 +544,7 @@ internal sealed class PostgresWriter : IDisposable
 
         await using (var reader = await batch.ExecuteReaderAsync(ct))
         {
-            if (work.Rows.Count > 0)
-            {
-                while (await reader.ReadAsync(ct))
-                    work.Inserted.Add((reader.GetString(0), reader.GetInt64(1)));
-                await reader.NextResultAsync(ct);
-            }
+            // The rollup upsert returns no rows: Npgsql's reader passes over it to the first statement that does.
             while (await reader.ReadAsync(ct))
             {
                 var row = Schema.ReadStored(reader);
@@ -477,6 +555,96 @@ internal sealed class PostgresWriter : IDisposable
             }
         }
         await transaction.CommitAsync(ct);
+    }
+
+    /// <summary>
+    /// Whether every row of this connection's share is newer than its node's newest stored row: then none of them can
+    /// be stored already, and the rows need no probe each. A row another writer inserts after this look makes the COPY
+    /// fail on the unique index, and the share is written again through the staging table.
+    /// </summary>
+    private static async Task<bool> AllNewerThanStoredAsync(NpgsqlConnection conn, NpgsqlTransaction transaction, LaneWork work,
+        Measurement[] flat, CancellationToken ct)
+    {
+        // The rows are in key order: a node's first row is its oldest.
+        var oldest = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var row in work.Rows) oldest.TryAdd(flat[row].NodeId, flat[row].Timestamp);
+        await using var probe = new NpgsqlCommand(NewestStoredSql, conn, transaction);
+        probe.Parameters.Add(new NpgsqlParameter<string[]>("nodes", NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = oldest.Keys.ToArray() });
+        await using var reader = await probe.ExecuteReaderAsync(ct);
+        var allNewer = true;
+        while (await reader.ReadAsync(ct))
+            if (!reader.IsDBNull(1) && oldest[reader.GetString(0)] <= reader.GetInt64(1))
+                allNewer = false;
+        return allNewer;
+    }
+
+    /// <summary>
+    /// The hourly and daily aggregates of the rows this connection inserted, as one upsert in key order. The rows are in
+    /// key order, so each hour's and day's rows follow one another: one pass, no lookup per row.
+    /// </summary>
+    private static NpgsqlBatchCommand RollupDelta(LaneWork work, Measurement[] flat)
+    {
+        var deltas = new List<((string Node, int Period, long Start) Key, Aggregate Aggregate)>();
+        var days = new List<((string Node, int Period, long Start) Key, Aggregate Aggregate)>();
+        string? node = null;
+        Aggregate? hour = null, day = null;
+        long hourStart = 0, dayStart = 0;
+        for (var p = 0; p < work.Rows.Count; p++)
+        {
+            if (!work.Inserted[p]) continue;
+            var m = flat[work.Rows[p]];
+            if (!string.Equals(m.NodeId, node, StringComparison.Ordinal))
+            {
+                deltas.AddRange(days); // (node, 3600, …) before (node, 86400, …)
+                days.Clear();
+                node = m.NodeId;
+                hour = day = null;
+            }
+            var h = Rollups.AlignDown(m.Timestamp, Rollups.Hour);
+            if (hour is null || h != hourStart)
+            {
+                (hour, hourStart) = (new Aggregate(), h);
+                deltas.Add(((m.NodeId, Rollups.Hour, h), hour));
+            }
+            hour.Add(m);
+            var d = Rollups.AlignDown(m.Timestamp, Rollups.Day);
+            if (day is null || d != dayStart)
+            {
+                (day, dayStart) = (new Aggregate(), d);
+                days.Add(((m.NodeId, Rollups.Day, d), day));
+            }
+            day.Add(m);
+        }
+        deltas.AddRange(days);
+        var keys = Rollups.KeyCount;
+        var nodes = new string[deltas.Count];
+        var period = new int[deltas.Count];
+        var start = new long[deltas.Count];
+        var count = new long[deltas.Count];
+        var status = new int[deltas.Count];
+        var aggregates = new double[3 * keys][];
+        for (var a = 0; a < aggregates.Length; a++) aggregates[a] = new double[deltas.Count];
+        for (var i = 0; i < deltas.Count; i++)
+        {
+            var (key, aggregate) = deltas[i];
+            (nodes[i], period[i], start[i], count[i], status[i]) = (key.Node, key.Period, key.Start, aggregate.Count, aggregate.Status);
+            for (var k = 0; k < keys; k++)
+            {
+                aggregates[3 * k][i] = aggregate.Sum[k];
+                aggregates[3 * k + 1][i] = aggregate.Min[k];
+                aggregates[3 * k + 2][i] = aggregate.Max[k];
+            }
+        }
+        var command = new NpgsqlBatchCommand(RollupDeltaSql);
+        var names = Rollups.ParameterNames().ToArray();
+        command.Parameters.Add(new NpgsqlParameter<string[]>(names[0], NpgsqlDbType.Array | NpgsqlDbType.Text) { TypedValue = nodes });
+        command.Parameters.Add(new NpgsqlParameter<int[]>(names[1], NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = period });
+        command.Parameters.Add(new NpgsqlParameter<long[]>(names[2], NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = start });
+        command.Parameters.Add(new NpgsqlParameter<long[]>(names[3], NpgsqlDbType.Array | NpgsqlDbType.Bigint) { TypedValue = count });
+        command.Parameters.Add(new NpgsqlParameter<int[]>(names[4], NpgsqlDbType.Array | NpgsqlDbType.Integer) { TypedValue = status });
+        for (var a = 0; a < aggregates.Length; a++)
+            command.Parameters.Add(new NpgsqlParameter<double[]>(names[5 + a], NpgsqlDbType.Array | NpgsqlDbType.Double) { TypedValue = aggregates[a] });
+        return command;
     }
 
     /// <summary>The bookmarks in the same transaction as the lines they lead past.</summary>

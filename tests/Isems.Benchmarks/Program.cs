@@ -3,7 +3,7 @@ using Isems.Benchmarks;
 // dotnet run -c Release --project tests/Isems.Benchmarks -- [parse] [store] [store-pg] [poll] [poll-pg] [poll-traced] [mqtt] [api] [start] [history] [alerts]
 //   alerts: [--alert-nodes 10000]
 //   rollup-cost / rollup-cost-pg: [--nodes 1000] [--lines 3657] [--rounds 2]; migrate: [--migrate-rows 10000000]
-//   poll-pg: [--no-old-path] (the first cycle on SQLite, the earlier PostgreSQL path, COPY over one and over two connections)
+//   poll-pg: [--no-old-path] (the first cycle on SQLite, the earlier PostgreSQL path, COPY always through staging, the default)
 //   cluster: [--cluster-nodes 1000] [--cluster-interval S] (three members and one process on PostgreSQL; the interval 10 s at
 //     1,000 nodes, else nodes/30 s; not part of a run of everything)
 //   history: [--history-nodes 1000] [--rows-per-node 10000] [--year-rows 525600] [--no-write-path] (not part of a run of everything)

@@ -184,6 +184,67 @@ public sealed class PostgresWriterTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_writers_copying_the_same_new_rows_at_once_store_each_row_once_with_exact_rollups()
+    {
+        var url = await _server.CreateDatabaseAsync();
+        var one = Open(url);
+        var two = Open(url);
+        var distinct = new HashSet<(string, long)>();
+        long storedByBoth = 0;
+        for (var round = 0; round < 10; round++)
+        {
+            // Every round's lines are newer than all stored ones, so each writer copies its share straight into the table;
+            // the two overlap by half (and in some rounds wholly), so one of them finds its COPY refused by the other's
+            // rows and must write its share again, skipping them.
+            IReadOnlyList<IReadOnlyList<Measurement>> Batch(int shift, int variant) =>
+                Enumerable.Range(0, 4).Select(n => (IReadOnlyList<Measurement>)Enumerable
+                    .Range(round * 1000 + shift, 600).Select(i => Line($"node-{n}", T0 + i * 60, variant)).ToArray()).ToArray();
+            var a = Batch(0, 1);
+            var b = Batch(round % 3 == 0 ? 0 : 300, 2);
+            foreach (var line in a.Concat(b).SelectMany(g => g)) distinct.Add((line.NodeId, line.Timestamp));
+
+            var outcomes = await Task.WhenAll(Task.Run(() => one.WriteAsync(a)), Task.Run(() => two.WriteAsync(b)));
+            storedByBoth += outcomes.SelectMany(o => o).Sum(o => (long)o.Stored);
+            Assert.Equal(a.Concat(b).Sum(g => g.Count), outcomes.SelectMany(o => o).Sum(o => o.Stored + o.Duplicates));
+            Assert.Equal(distinct.Count, storedByBoth);
+            // Each writer's newest row per node is read back as stored, whoever stored it.
+            foreach (var (batch, outcome) in new[] { (a, outcomes[0]), (b, outcomes[1]) })
+                for (var g = 0; g < batch.Count; g++)
+                    Assert.Equal(batch[g][^1].Timestamp, Assert.Single(outcome[g].Newest).Measurement.Timestamp);
+        }
+
+        Assert.Equal(distinct.Count, await one.CountAsync());
+        Assert.Equal(0, Scalar(one, "SELECT COUNT(*) FROM (SELECT node_id, timestamp FROM measurements GROUP BY 1, 2 HAVING COUNT(*) > 1) d"));
+        var (stored, computed, differing) = CompareRollups(one);
+        Assert.Equal((computed, 0L), (stored, differing));
+        Assert.Equal(distinct.Count, Scalar(one, "SELECT SUM(count) FROM measurement_rollups WHERE period = 3600"));
+    }
+
+    [Fact]
+    public async Task New_lines_after_a_gap_filled_later_are_stored_once_with_exact_rollups()
+    {
+        var store = Open(await _server.CreateDatabaseAsync(), connections: 1);
+        var expected = new Dictionary<(string, long), Measurement>();
+        // Newer lines first (copied straight in), then older ones into the gap and some repeats of both (through the
+        // staging table, since they are not all newer than what is stored).
+        IReadOnlyList<Measurement> Range(int from, int count, int variant) =>
+            Enumerable.Range(from, count).Select(i => Line("node-a", T0 + i * 60, variant)).ToArray();
+        foreach (var batch in new IReadOnlyList<IReadOnlyList<Measurement>>[]
+                 {
+                     [Range(500, 200, 0)], [Range(700, 100, 1)], [Range(0, 100, 2), Range(650, 100, 3)], [Range(100, 450, 4)],
+                 })
+        {
+            var want = ExpectedOutcomes(batch, expected);
+            Assert.Equal(want, (await store.WriteAsync(batch)).Select(o => (o.Stored, o.Duplicates)));
+        }
+
+        await AssertRowsAsync(store, expected);
+        var (stored, computed, differing) = CompareRollups(store);
+        Assert.Equal((computed, 0L), (stored, differing));
+        Assert.Equal(800, Scalar(store, "SELECT SUM(count) FROM measurement_rollups WHERE period = 86400"));
+    }
+
+    [Fact]
     public async Task A_row_another_writer_is_inserting_is_waited_for_and_then_counted_as_a_duplicate()
     {
         var store = Open(await _server.CreateDatabaseAsync(), connections: 1);
