@@ -579,43 +579,15 @@ internal sealed class PostgresWriter : IDisposable
     }
 
     /// <summary>
-    /// The hourly and daily aggregates of the rows this connection inserted, as one upsert in key order. The rows are in
-    /// key order, so each hour's and day's rows follow one another: one pass, no lookup per row.
+    /// The hourly and daily aggregates of the rows this connection inserted (the writers' one <see cref="RollupAccumulator"/>),
+    /// as one upsert in key order.
     /// </summary>
     private static NpgsqlBatchCommand RollupDelta(LaneWork work, Measurement[] flat)
     {
-        var deltas = new List<((string Node, int Period, long Start) Key, Aggregate Aggregate)>();
-        var days = new List<((string Node, int Period, long Start) Key, Aggregate Aggregate)>();
-        string? node = null;
-        Aggregate? hour = null, day = null;
-        long hourStart = 0, dayStart = 0;
+        var accumulator = new RollupAccumulator();
         for (var p = 0; p < work.Rows.Count; p++)
-        {
-            if (!work.Inserted[p]) continue;
-            var m = flat[work.Rows[p]];
-            if (!string.Equals(m.NodeId, node, StringComparison.Ordinal))
-            {
-                deltas.AddRange(days); // (node, 3600, …) before (node, 86400, …)
-                days.Clear();
-                node = m.NodeId;
-                hour = day = null;
-            }
-            var h = Rollups.AlignDown(m.Timestamp, Rollups.Hour);
-            if (hour is null || h != hourStart)
-            {
-                (hour, hourStart) = (new Aggregate(), h);
-                deltas.Add(((m.NodeId, Rollups.Hour, h), hour));
-            }
-            hour.Add(m);
-            var d = Rollups.AlignDown(m.Timestamp, Rollups.Day);
-            if (day is null || d != dayStart)
-            {
-                (day, dayStart) = (new Aggregate(), d);
-                days.Add(((m.NodeId, Rollups.Day, d), day));
-            }
-            day.Add(m);
-        }
-        deltas.AddRange(days);
+            if (work.Inserted[p]) accumulator.Add(flat[work.Rows[p]]);
+        var deltas = accumulator.Drain().ToList(); // in key order
         var keys = Rollups.KeyCount;
         var nodes = new string[deltas.Count];
         var period = new int[deltas.Count];

@@ -177,10 +177,25 @@ internal sealed class RollupAccumulator
 
     public int Count => _pending.Count;
 
+    // The aggregates the last row went to: a batch's rows come a node's log at a time, in time order, so most rows
+    // add to the same hour and day as the row before, without a look-up.
+    private string? _node;
+    private long _hourStart, _dayStart;
+    private Aggregate? _hour, _day;
+
     public void Add(Measurement m)
     {
-        Get(m.NodeId, Rollups.Hour, Rollups.AlignDown(m.Timestamp, Rollups.Hour)).Add(m);
-        Get(m.NodeId, Rollups.Day, Rollups.AlignDown(m.Timestamp, Rollups.Day)).Add(m);
+        if (!string.Equals(m.NodeId, _node, StringComparison.Ordinal))
+        {
+            _node = m.NodeId;
+            _hour = _day = null;
+        }
+        var hour = Rollups.AlignDown(m.Timestamp, Rollups.Hour);
+        if (_hour is null || hour != _hourStart) (_hour, _hourStart) = (Get(m.NodeId, Rollups.Hour, hour), hour);
+        _hour.Add(m);
+        var day = Rollups.AlignDown(m.Timestamp, Rollups.Day);
+        if (_day is null || day != _dayStart) (_day, _dayStart) = (Get(m.NodeId, Rollups.Day, day), day);
+        _day.Add(m);
     }
 
     private Aggregate Get(string node, int period, long start)
@@ -201,11 +216,16 @@ internal sealed class RollupAccumulator
             c = a.Key.Period.CompareTo(b.Key.Period);
             return c != 0 ? c : a.Key.Start.CompareTo(b.Key.Start);
         });
-        _pending.Clear();
+        Clear();
         return items;
     }
 
-    public void Clear() => _pending.Clear();
+    public void Clear()
+    {
+        _pending.Clear();
+        _node = null;
+        _hour = _day = null;
+    }
 
     /// <summary>The values of one pending aggregate in <see cref="Rollups.ParameterNames"/> order.</summary>
     public static object[] Values((string Node, int Period, long Start) key, Aggregate a)
